@@ -1,0 +1,237 @@
+/*
+ * This file contains the `incidents` and `replay` commands. Both open the
+ * store read-only (replay uses an empty in-memory store when there is no
+ * database yet), so they are safe beside a running bot.
+ */
+#include "cli.h"
+
+#include "config.h"
+#include "fingerprint.h"
+#include "intake.h"
+#include "log.h"
+#include "store.h"
+#include "triage.h"
+#include "util.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
+{
+	char when[32];
+	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	format_time(sqlite3_column_int64(st, col), when, sizeof(when));
+	cJSON_AddStringToObject(o, key, when);
+}
+
+static void add_text_or_null(cJSON *o, const char *key, sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddStringToObject(o, key, store_col_text(st, col));
+}
+
+int cli_incidents(const struct config *cfg, bool json, int limit)
+{
+	char err[512];
+	struct store *s;
+	sqlite3_stmt *st;
+	cJSON *arr = cJSON_CreateArray();
+	int rows = 0;
+
+	if (access(cfg->storage_path, F_OK) != 0) {
+		fprintf(stderr, "nightshift: no database at %s (has the bot run yet?)\n",
+			cfg->storage_path);
+		cJSON_Delete(arr);
+		return 1;
+	}
+	s = store_open(cfg->storage_path, true, err, sizeof(err));
+	if (s == NULL) {
+		fprintf(stderr, "nightshift: %s\n", err);
+		cJSON_Delete(arr);
+		return 1;
+	}
+	st = store_stmt(s, 0,
+			"SELECT id, fingerprint, alertname, environment, severity, state, verdict,"
+			" verdict_reason, alert_count, opened_at, resolved_at, flapping, source,"
+			" namespace, workload, summary, last_seen_at, cluster"
+			" FROM incidents ORDER BY id DESC LIMIT ?");
+	if (st == NULL) {
+		store_close(s);
+		cJSON_Delete(arr);
+		return 1;
+	}
+	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	if (!json)
+		printf("%-6s %-12s %-9s %-13s %-5s %-20s %s\n", "ID", "ENVIRONMENT", "SEVERITY",
+		       "STATE", "COUNT", "OPENED", "ALERT");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		rows++;
+		if (json) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
+			cJSON_AddStringToObject(o, "fingerprint", store_col_text(st, 1));
+			cJSON_AddStringToObject(o, "alertname", store_col_text(st, 2));
+			cJSON_AddStringToObject(o, "environment", store_col_text(st, 3));
+			cJSON_AddStringToObject(o, "severity", store_col_text(st, 4));
+			cJSON_AddStringToObject(o, "state", store_col_text(st, 5));
+			add_text_or_null(o, "verdict", st, 6);
+			add_text_or_null(o, "verdict_reason", st, 7);
+			cJSON_AddNumberToObject(o, "alert_count", (double)sqlite3_column_int64(st, 8));
+			add_time(o, "opened_at", st, 9);
+			add_time(o, "resolved_at", st, 10);
+			add_time(o, "last_seen_at", st, 16);
+			cJSON_AddBoolToObject(o, "flapping", sqlite3_column_int(st, 11));
+			cJSON_AddStringToObject(o, "source", store_col_text(st, 12));
+			cJSON_AddStringToObject(o, "cluster", store_col_text(st, 17));
+			cJSON_AddStringToObject(o, "namespace", store_col_text(st, 13));
+			cJSON_AddStringToObject(o, "workload", store_col_text(st, 14));
+			cJSON_AddStringToObject(o, "summary", store_col_text(st, 15));
+			cJSON_AddItemToArray(arr, o);
+		} else {
+			char when[32];
+			format_time(sqlite3_column_int64(st, 9), when, sizeof(when));
+			printf("%-6lld %-12.12s %-9s %-13s %-5lld %-20s %s%s%s%s\n",
+			       (long long)sqlite3_column_int64(st, 0), store_col_text(st, 3),
+			       store_col_text(st, 4), store_col_text(st, 5),
+			       (long long)sqlite3_column_int64(st, 8), when, store_col_text(st, 2),
+			       *store_col_text(st, 13) ? " " : "", store_col_text(st, 13),
+			       sqlite3_column_int(st, 11) ? " (flapping)" : "");
+		}
+	}
+	if (json) {
+		char *out = cJSON_Print(arr);
+		printf("%s\n", out ? out : "[]");
+		free(out);
+	} else if (rows == 0) {
+		printf("(no incidents)\n");
+	}
+	cJSON_Delete(arr);
+	store_close(s);
+	return 0;
+}
+
+static char *read_file(const char *path, size_t cap, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b;
+	char chunk[8192];
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	buf_init(&b, cap);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_append(&b, chunk, n) < 0) {
+			buf_release(&b);
+			fclose(f);
+			errno = EFBIG;
+			return NULL;
+		}
+	}
+	fclose(f);
+	*len = b.len;
+	return buf_detach(&b);
+}
+
+int cli_replay(const struct config *cfg, const char *payload_path, const char *format)
+{
+	enum intake_format fmt = INTAKE_AUTO;
+	struct intake_result parsed;
+	struct fingerprinter *fp;
+	struct store *s;
+	char err[512];
+	size_t len = 0;
+	char *body;
+	cJSON *out, *alerts, *rejected;
+	char *text;
+	int rc = 0;
+
+	if (format != NULL && intake_format_from_path(format, &fmt) < 0) {
+		fprintf(stderr, "nightshift: unknown --format '%s'\n", format);
+		return 2;
+	}
+	body = read_file(payload_path, cfg->webhook_max_body, &len);
+	if (body == NULL) {
+		fprintf(stderr, "nightshift: cannot read %s: %s\n", payload_path, strerror(errno));
+		return 1;
+	}
+	if (intake_parse(body, len, fmt, &parsed) < 0) {
+		fprintf(stderr, "nightshift: %s: %d %s\n", payload_path, parsed.http_status,
+			parsed.error);
+		intake_result_release(&parsed);
+		free(body);
+		return 1;
+	}
+	free(body);
+	/* Read-only on the real store when there is one; otherwise an empty memory store. */
+	if (access(cfg->storage_path, F_OK) == 0)
+		s = store_open(cfg->storage_path, true, err, sizeof(err));
+	else
+		s = store_open(":memory:", false, err, sizeof(err));
+	if (s == NULL) {
+		fprintf(stderr, "nightshift: %s\n", err);
+		intake_result_release(&parsed);
+		return 1;
+	}
+	fp = fingerprinter_new();
+	out = cJSON_CreateObject();
+	alerts = cJSON_AddArrayToObject(out, "alerts");
+	rejected = cJSON_AddArrayToObject(out, "rejected");
+	cJSON_AddBoolToObject(out, "test_message", parsed.test_message);
+	for (size_t i = 0; i < parsed.n; i++) {
+		struct alert *a = &parsed.alerts[i];
+		struct triage_ctx ctx = {.store = s, .cfg = cfg, .fp = fp, .now_ms = now_ms(),
+					 .dry_run = true};
+		struct triage_outcome o;
+		cJSON *j = cJSON_CreateObject();
+
+		if (triage_alert(&ctx, a, &o, err, sizeof(err)) < 0) {
+			fprintf(stderr, "nightshift: triage failed: %s\n", err);
+			rc = 1;
+		}
+		cJSON_AddStringToObject(j, "alertname", a->name);
+		cJSON_AddStringToObject(j, "source", alert_source_name(a->source));
+		cJSON_AddStringToObject(j, "status", alert_status_name(a->status));
+		cJSON_AddStringToObject(j, "severity", severity_name(a->severity));
+		cJSON_AddStringToObject(j, "environment", a->environment ? a->environment : "");
+		cJSON_AddStringToObject(j, "fingerprint", a->fingerprint);
+		cJSON_AddStringToObject(j, "source_fingerprint", a->source_fingerprint);
+		cJSON_AddStringToObject(j, "cluster", a->cluster);
+		cJSON_AddStringToObject(j, "namespace", a->namespace);
+		cJSON_AddStringToObject(j, "workload", a->workload);
+		cJSON_AddStringToObject(j, "summary", a->summary);
+		cJSON_AddStringToObject(j, "action", triage_action_name(o.action));
+		if (o.incident_id)
+			cJSON_AddNumberToObject(j, "incident", (double)o.incident_id);
+		else
+			cJSON_AddNullToObject(j, "incident");
+		if (o.noise_reason)
+			cJSON_AddStringToObject(j, "noise_reason", o.noise_reason);
+		else
+			cJSON_AddNullToObject(j, "noise_reason");
+		cJSON_AddItemToArray(alerts, j);
+	}
+	for (size_t i = 0; i < parsed.n_rejects; i++) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddNumberToObject(j, "index", (double)parsed.rejects[i].index);
+		cJSON_AddStringToObject(j, "error", parsed.rejects[i].error);
+		cJSON_AddItemToArray(rejected, j);
+	}
+	text = cJSON_Print(out);
+	printf("%s\n", text ? text : "{}");
+	free(text);
+	cJSON_Delete(out);
+	fingerprinter_free(fp);
+	store_close(s);
+	intake_result_release(&parsed);
+	return rc;
+}

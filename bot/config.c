@@ -1,0 +1,595 @@
+/*
+ * This file contains the configuration model declared in config.h: the key
+ * tables (which keys exist, where each one lands in struct config), the
+ * checks that span keys (the default environment, a token off loopback),
+ * secret resolution, label matchers and the reference count. The YAML walking
+ * itself lives in config_yaml.c.
+ *
+ * Adding a key is one line in the right table below (plus its field and
+ * default); adding a channel is one line in channel_keys and its own table.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alert.h"
+#include "config_yaml.h"
+#include "log.h"
+#include "regex.h"
+#include "util.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+#define SECRET_MAX_BYTES (64 * 1024)
+
+static const char *const default_fingerprint_labels[] = {
+	"alertname",   "cluster", "namespace", "service",   "job",       "deployment",
+	"statefulset", "daemonset", "job_name", "cronjob",  "pod",       "container",
+	"persistentvolumeclaim", "node", "instance", "monitor",
+};
+
+/* True when s is a plausible host name (letters, digits, '-', '.', '_'). */
+static bool host_name_ok(const char *s)
+{
+	bool digits_and_dots = true;
+	struct in_addr a4;
+
+	if (s[0] == '\0' || strlen(s) > 253)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_'))
+			return false;
+		digits_and_dots &= isdigit((unsigned char)*p) || *p == '.';
+	}
+	/* "127.1" and "10.0.0.256" look like addresses: insist on a real one. */
+	return !digits_and_dots || inet_pton(AF_INET, s, &a4) == 1;
+}
+
+/* listen: "host:port" or "[v6]:port", port 0..65535; remembers its line. */
+static void set_listen(struct loader *l, const struct key_spec *k, const char *path,
+		       yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a string \"host:port\"");
+	struct config *c = field;
+	struct in6_addr a6;
+	const char *port, *end;
+	char *host;
+	long v = 0;
+
+	(void)k;
+	if (s == NULL)
+		return;
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		host = end ? xstrndup(s + 1, (size_t)(end - s - 1)) : NULL;
+		port = end && end[1] == ':' ? end + 2 : NULL;
+		if (host != NULL && inet_pton(AF_INET6, host, &a6) != 1)
+			port = NULL;
+	} else {
+		end = strrchr(s, ':');
+		host = end ? xstrndup(s, (size_t)(end - s)) : NULL;
+		port = end && host_name_ok(host) ? end + 1 : NULL;
+	}
+	if (port != NULL && port[0] != '\0' && strlen(port) <= 5 &&
+	    strspn(port, "0123456789") == strlen(port))
+		v = strtol(port, NULL, 10);
+	else
+		port = NULL;
+	if (port == NULL || v > 65535) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: \"%.100s\" is not host:port with a port from 0 to 65535 (e.g. "
+			   "\"127.0.0.1:8788\", \"[::1]:8788\", \"0.0.0.0:8788\"; IPv6 in brackets)",
+			   path, s);
+		free(host);
+		return;
+	}
+	free(c->listen_host);
+	c->listen_host = host;
+	c->listen_port = (int)v;
+	l->listen_line = cfg_line(n);
+}
+
+/* log_level: one of the names log_level_parse() accepts. */
+static void set_log_level(struct loader *l, const struct key_spec *k, const char *path,
+			  yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a string");
+	enum log_level level;
+
+	if (s == NULL)
+		return;
+	if (log_level_parse(s, &level) != 0) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: \"%.64s\" is not a log level (allowed: debug, info, warn, error)",
+			   path, s);
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
+/* True when the other half of a secret (env/file) is already set; reports it. */
+static bool secret_both(struct loader *l, const char *path, const struct secret *sec,
+			yaml_node_t *n)
+{
+	size_t base = strlen(path) - (strstr(path, "_file") ? strlen("_file") : strlen("_env"));
+
+	if (sec->env == NULL && sec->file == NULL)
+		return false;
+	cfg_errorf(l, cfg_line(n), "%s: set either %.*s_env or %.*s_file, not both", path,
+		   (int)base, path, (int)base, path);
+	return true;
+}
+
+/* *_env: an environment variable name, resolved now (unset or empty is an error). */
+static void set_secret_env(struct loader *l, const struct key_spec *k, const char *path,
+			   yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "an environment variable name");
+	struct secret *sec = field;
+	const char *v;
+
+	(void)k;
+	if (s == NULL || secret_both(l, path, sec, n))
+		return;
+	/* The value is not echoed: it may be the token itself, pasted in the wrong key. */
+	if (!(isalpha((unsigned char)s[0]) || s[0] == '_') ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(s)) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: must be the name of an environment variable (letters, digits and _), "
+			   "not the secret itself",
+			   path);
+		return;
+	}
+	sec->env = xstrdup(s);
+	v = getenv(s);
+	if (v == NULL || v[0] == '\0')
+		cfg_errorf(l, cfg_line(n), "%s: environment variable %s is %s", path, s,
+			   v ? "empty" : "not set");
+	else
+		sec->value = xstrdup(v);
+}
+
+/* *_file: a file of at most 64 KiB, read now, one trailing newline stripped. */
+static void set_secret_file(struct loader *l, const struct key_spec *k, const char *path,
+			    yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a file path");
+	struct secret *sec = field;
+	char ebuf[128];
+	size_t len;
+	char *data;
+
+	(void)k;
+	if (s == NULL || secret_both(l, path, sec, n))
+		return;
+	sec->file = xstrdup(s);
+	data = cfg_read_file(s, SECRET_MAX_BYTES, &len);
+	if (data == NULL && errno == EFBIG) {
+		cfg_errorf(l, cfg_line(n), "%s: \"%s\" is larger than 64 KiB", path, s);
+		return;
+	}
+	if (data == NULL) {
+		cfg_errorf(l, cfg_line(n), "%s: cannot read \"%s\": %s", path, s,
+			   strerror_r(errno, ebuf, sizeof(ebuf)));
+		return;
+	}
+	if (len > 0 && data[len - 1] == '\n')
+		data[--len] = '\0';
+	if (len > 0 && data[len - 1] == '\r')
+		data[--len] = '\0';
+	if (len == 0 || strlen(data) != len)
+		cfg_errorf(l, cfg_line(n), "%s: \"%s\" is %s", path, s,
+			   len ? "not text (it contains a NUL byte)" : "empty");
+	else
+		sec->value = xstrdup(data);
+	explicit_bzero(data, len);
+	free(data);
+}
+
+/* match: a mapping of label -> PCRE2 pattern, compiled into a struct matcher_set. */
+static void set_matchers(struct loader *l, const struct key_spec *k, const char *path,
+			 yaml_node_t *n, void *field)
+{
+	struct matcher_set *set = field;
+	char msg[256];
+
+	(void)k;
+	if (cfg_is_null(n))
+		return;
+	if (n->type != YAML_MAPPING_NODE) {
+		cfg_errorf(l, cfg_line(n), "%s: expected a mapping of label: pattern, got %s", path,
+			   n->type == YAML_SEQUENCE_NODE ? "a list" : "a string");
+		return;
+	}
+	set->n = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	set->items = set->n ? xcalloc(set->n, sizeof(*set->items)) : NULL;
+	for (size_t i = 0; i < set->n; i++) {
+		yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+		const char *label = cfg_pair_key(l, n, p, path), *pattern;
+		yaml_node_t *v = cfg_node(l, p->value);
+		char where[256];
+
+		if (label == NULL)
+			continue;
+		snprintf(where, sizeof(where), "%s.%s", path, label);
+		set->items[i].label = xstrdup(label);
+		pattern = cfg_scalar(l, where, v, "a regular expression string");
+		if (pattern == NULL)
+			continue;
+		set->items[i].re = regex_new(pattern, msg, sizeof(msg));
+		if (set->items[i].re == NULL)
+			cfg_errorf(l, cfg_line(v), "%s: bad regex \"%.100s\": %s", where, pattern, msg);
+	}
+}
+
+/* environments[].name: [a-z0-9_-]+. */
+static void set_env_name(struct loader *l, const struct key_spec *k, const char *path,
+			 yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a string");
+
+	if (s == NULL)
+		return;
+	if (s[0] == '\0' || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(s)) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: \"%.64s\" is not a valid name (use lowercase letters, digits, _ and -)",
+			   path, s);
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
+/* fingerprint.labels: a non-empty list of distinct label names, replacing the defaults. */
+static void set_fingerprint_labels(struct loader *l, const struct key_spec *k, const char *path,
+				   yaml_node_t *n, void *field)
+{
+	struct config *c = field;
+	size_t len;
+	char **labels;
+
+	(void)k;
+	if (n->type != YAML_SEQUENCE_NODE && !cfg_is_null(n)) {
+		cfg_errorf(l, cfg_line(n), "%s: expected a list of label names, got a %s", path,
+			   n->type == YAML_MAPPING_NODE ? "mapping" : "string");
+		return;
+	}
+	len = cfg_is_null(n) ? 0 : (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (len == 0) {
+		cfg_errorf(l, cfg_line(n), "%s: must list at least one label (remove the key for "
+					   "the defaults)", path);
+		return;
+	}
+	labels = xcalloc(len, sizeof(*labels));
+	for (size_t i = 0; i < len; i++) {
+		yaml_node_t *item = cfg_node(l, n->data.sequence.items.start[i]);
+		const char *s = cfg_scalar(l, path, item, "a label name");
+		size_t j = 0;
+
+		if (s != NULL && s[0] == '\0')
+			cfg_errorf(l, cfg_line(item), "%s: label names must not be empty", path);
+		if (s == NULL || s[0] == '\0')
+			continue;
+		while (j < i && !(labels[j] && strcmp(labels[j], s) == 0))
+			j++;
+		if (j < i)
+			cfg_errorf(l, cfg_line(item), "%s: label \"%.64s\" is listed twice", path, s);
+		else
+			labels[i] = xstrdup(s);
+	}
+	for (size_t i = 0; i < c->n_fingerprint_labels; i++)
+		free(c->fingerprint_labels[i]);
+	free(c->fingerprint_labels);
+	c->fingerprint_labels = labels;
+	c->n_fingerprint_labels = len;
+}
+
+/* channels: when present, only the channels listed in it are enabled. */
+static void set_channels(struct loader *l, const struct key_spec *k, const char *path,
+			 yaml_node_t *n, void *field)
+{
+	struct config *c = field;
+
+	c->console.enabled = false;
+	cfg_parse_map(l, k->sub, path, n, field);
+}
+
+/* channels.console: listed means enabled unless enabled: false. */
+static void set_console(struct loader *l, const struct key_spec *k, const char *path,
+			yaml_node_t *n, void *field)
+{
+	((struct channel_console_config *)field)->enabled = true;
+	cfg_parse_map(l, k->sub, path, n, field);
+}
+
+#define DAYS(n) ((int64_t)(n) * 86400)
+
+static const struct key_spec storage_keys[] = {
+	{.name = "path", .fn = cfg_set_string, .offset = offsetof(struct config, storage_path)},
+	{0},
+};
+
+static const struct key_spec webhook_keys[] = {
+	{.name = "token_env", .fn = set_secret_env, .offset = offsetof(struct config, webhook_token)},
+	{.name = "token_file", .fn = set_secret_file, .offset = offsetof(struct config, webhook_token)},
+	{.name = "max_body_bytes", .fn = cfg_set_size, .offset = offsetof(struct config, webhook_max_body),
+	 .min = 1024, .max = 64 << 20},
+	{0},
+};
+
+static const struct key_spec environment_keys[] = {
+	{.name = "name", .fn = set_env_name, .offset = offsetof(struct environment, name)},
+	{.name = "match", .fn = set_matchers, .offset = offsetof(struct environment, match)},
+	{0},
+};
+
+static const struct key_spec noise_keys[] = {
+	{.name = "reason", .fn = cfg_set_string, .offset = offsetof(struct noise_rule, reason)},
+	{.name = "match", .fn = set_matchers, .offset = offsetof(struct noise_rule, match)},
+	{0},
+};
+
+static const struct key_spec fingerprint_keys[] = {
+	{.name = "labels", .fn = set_fingerprint_labels},
+	{0},
+};
+
+static const struct key_spec triage_keys[] = {
+	{.name = "flap_window", .fn = cfg_set_duration, .offset = offsetof(struct config, flap_window_s),
+	 .min = 1, .max = DAYS(30)},
+	{0},
+};
+
+static const struct key_spec console_keys[] = {
+	{.name = "enabled", .fn = cfg_set_bool, .offset = offsetof(struct channel_console_config, enabled)},
+	{.name = "color", .fn = cfg_set_bool, .offset = offsetof(struct channel_console_config, color)},
+	{0},
+};
+
+static const struct key_spec channel_keys[] = {
+	{.name = "console", .fn = set_console, .offset = offsetof(struct config, console),
+	 .sub = console_keys},
+	{0},
+};
+
+/* environments: ordered rules; names unique; the one without match is last (the default). */
+static void set_environments(struct loader *l, const struct key_spec *k, const char *path,
+			     yaml_node_t *n, void *field)
+{
+	struct config *c = field;
+	const struct environment *dflt = NULL;
+
+	(void)k;
+	c->environments = cfg_parse_list(l, environment_keys, path, n, sizeof(struct environment),
+					 offsetof(struct environment, line), &c->n_environments);
+	for (size_t i = 0; i < c->n_environments; i++) {
+		const struct environment *e = &c->environments[i];
+		if (e->name == NULL) {
+			cfg_errorf(l, e->line, "%s[%zu]: missing required key \"name\"", path, i);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (c->environments[j].name && strcmp(c->environments[j].name, e->name) == 0) {
+				cfg_errorf(l, e->line, "%s[%zu]: duplicate name \"%s\" (first at line %d)",
+					   path, i, e->name, c->environments[j].line);
+				break;
+			}
+		}
+		if (e->match.n > 0)
+			continue;
+		if (dflt != NULL) {
+			cfg_errorf(l, e->line,
+				   "%s[%zu]: only one environment may omit match (the default), and "
+				   "\"%s\" at line %d already does",
+				   path, i, dflt->name, dflt->line);
+			continue;
+		}
+		dflt = e;
+		if (i + 1 != c->n_environments)
+			cfg_errorf(l, e->line,
+				   "%s[%zu]: \"%s\" has no match, so it is the default and must be the "
+				   "last entry (rules are tried in order and it matches everything)",
+				   path, i, e->name);
+	}
+	if (dflt != NULL) {
+		free(c->default_environment);
+		c->default_environment = xstrdup(dflt->name);
+	}
+}
+
+/* noise: ordered rules, each with a reason and a non-empty match. */
+static void set_noise(struct loader *l, const struct key_spec *k, const char *path,
+		      yaml_node_t *n, void *field)
+{
+	struct config *c = field;
+
+	(void)k;
+	c->noise = cfg_parse_list(l, noise_keys, path, n, sizeof(struct noise_rule),
+				  offsetof(struct noise_rule, line), &c->n_noise);
+	for (size_t i = 0; i < c->n_noise; i++) {
+		if (c->noise[i].reason == NULL)
+			cfg_errorf(l, c->noise[i].line, "%s[%zu]: missing required key \"reason\"",
+				   path, i);
+		if (c->noise[i].match.n == 0)
+			cfg_errorf(l, c->noise[i].line,
+				   "%s[%zu]: \"match\" is required and must not be empty (a rule "
+				   "without conditions would drop every alert)",
+				   path, i);
+	}
+}
+
+static const struct key_spec top_keys[] = {
+	{.name = "listen", .fn = set_listen},
+	{.name = "log_level", .fn = set_log_level, .offset = offsetof(struct config, log_level)},
+	{.name = "storage", .fn = cfg_set_section, .sub = storage_keys},
+	{.name = "webhook", .fn = cfg_set_section, .sub = webhook_keys},
+	{.name = "environments", .fn = set_environments},
+	{.name = "noise", .fn = set_noise},
+	{.name = "fingerprint", .fn = cfg_set_section, .sub = fingerprint_keys},
+	{.name = "triage", .fn = cfg_set_section, .sub = triage_keys},
+	{.name = "channels", .fn = set_channels, .sub = channel_keys},
+	{0},
+};
+
+/* A config holding only the defaults. */
+static struct config *config_defaults(const char *path)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+
+	c->path = xstrdup(path);
+	c->refs = 1;
+	c->listen_host = xstrdup("127.0.0.1");
+	c->listen_port = 8788;
+	c->log_level = xstrdup("info");
+	c->storage_path = xstrdup("nightshift.db");
+	c->webhook_max_body = 1024 * 1024;
+	c->default_environment = xstrdup("default");
+	c->n_fingerprint_labels = ARRAY_LEN(default_fingerprint_labels);
+	c->fingerprint_labels = xcalloc(c->n_fingerprint_labels, sizeof(char *));
+	for (size_t i = 0; i < c->n_fingerprint_labels; i++)
+		c->fingerprint_labels[i] = xstrdup(default_fingerprint_labels[i]);
+	c->flap_window_s = 1800;
+	c->console.enabled = true;
+	return c;
+}
+
+/* Frees the matchers of s, not s itself. */
+static void matcher_set_free(struct matcher_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->items[i].label);
+		regex_free(s->items[i].re);
+	}
+	free(s->items);
+}
+
+/* Frees c and everything it owns; the secret is wiped first. */
+static void config_free(struct config *c)
+{
+	free(c->path);
+	free(c->listen_host);
+	free(c->log_level);
+	free(c->storage_path);
+	free(c->webhook_token.env);
+	free(c->webhook_token.file);
+	if (c->webhook_token.value != NULL)
+		explicit_bzero(c->webhook_token.value, strlen(c->webhook_token.value));
+	free(c->webhook_token.value);
+	for (size_t i = 0; i < c->n_environments; i++) {
+		free(c->environments[i].name);
+		matcher_set_free(&c->environments[i].match);
+	}
+	free(c->environments);
+	free(c->default_environment);
+	for (size_t i = 0; i < c->n_noise; i++) {
+		free(c->noise[i].reason);
+		matcher_set_free(&c->noise[i].match);
+	}
+	free(c->noise);
+	for (size_t i = 0; i < c->n_fingerprint_labels; i++)
+		free(c->fingerprint_labels[i]);
+	free(c->fingerprint_labels);
+	free(c);
+}
+
+struct config *config_load(const char *path, char *err, size_t errlen)
+{
+	struct loader l = {.file = path};
+	struct config *c = config_defaults(path);
+	char ebuf[128];
+	size_t len;
+	char *text;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	text = cfg_read_file(path, CONFIG_MAX_BYTES, &len);
+	if (text == NULL)
+		cfg_errorf(&l, 0, "cannot read the configuration: %s",
+			   errno == EFBIG ? "larger than 1 MiB" : strerror_r(errno, ebuf, sizeof(ebuf)));
+	else
+		cfg_parse_text(&l, text, len, top_keys, c);
+	free(text);
+	if (!host_is_loopback(c->listen_host) && c->webhook_token.env == NULL &&
+	    c->webhook_token.file == NULL)
+		cfg_errorf(&l, l.listen_line,
+			   "listen: %s is not a loopback address, so webhook.token_env or "
+			   "webhook.token_file is required (anyone who can reach the port could "
+			   "post alerts)",
+			   c->listen_host);
+	if (l.n_errs > 0) {
+		cfg_report(&l, err, errlen);
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct config *config_ref(struct config *c)
+{
+	if (c != NULL)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
+void config_unref(struct config *c)
+{
+	if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		config_free(c);
+}
+
+bool matcher_set_matches(const struct matcher_set *s, const struct kv_list *labels)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const char *v = labels ? kv_list_get(labels, s->items[i].label) : NULL;
+		if (s->items[i].re == NULL || !regex_matches(s->items[i].re, v ? v : ""))
+			return false;
+	}
+	return true;
+}
+
+const char *config_environment_for(const struct config *c, const struct kv_list *labels)
+{
+	for (size_t i = 0; i < c->n_environments; i++)
+		if (matcher_set_matches(&c->environments[i].match, labels))
+			return c->environments[i].name;
+	return c->default_environment;
+}
+
+const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels)
+{
+	for (size_t i = 0; i < c->n_noise; i++)
+		if (matcher_set_matches(&c->noise[i].match, labels))
+			return &c->noise[i];
+	return NULL;
+}
+
+bool host_is_loopback(const char *host)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t n;
+
+	if (host == NULL)
+		return false;
+	n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		host++;
+		n -= 2;
+	}
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, host, n);
+	buf[n] = '\0';
+	if (strcasecmp(buf, "localhost") == 0 || strcasecmp(buf, "localhost.") == 0)
+		return true;
+	if (inet_pton(AF_INET, buf, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, buf, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}

@@ -1,0 +1,105 @@
+/*
+ * This file contains the configuration model: one YAML file (libyaml), read
+ * whole at start-up and on SIGHUP. Every error names file:line and what is
+ * allowed, all errors are reported in one pass, unknown keys are errors.
+ * Secrets are never inline: *_env names an environment variable, *_file a
+ * file; config_load() resolves them into the *_value fields.
+ *
+ * A struct config is immutable once loaded; the running bot shares it across
+ * threads by reference count (config_ref / config_unref).
+ */
+#ifndef NIGHTSHIFT_CONFIG_H
+#define NIGHTSHIFT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct regex;
+
+/* One "label: pattern" condition; a rule matches when all of its matchers do. */
+struct matcher {
+	char *label;         /* owned; label name, e.g. "namespace" or "alertname" */
+	struct regex *re;    /* owned */
+};
+
+struct matcher_set {
+	struct matcher *items; /* owned */
+	size_t n;
+};
+
+struct environment {
+	char *name;              /* owned, e.g. "production" */
+	struct matcher_set match; /* empty = matches everything (the default) */
+	int line;
+};
+
+struct noise_rule {
+	char *reason;            /* owned; shown in the dismissal */
+	struct matcher_set match;
+	int line;
+};
+
+/* A secret given as *_env or *_file; value resolved by config_load(). */
+struct secret {
+	char *env;    /* owned or NULL */
+	char *file;   /* owned or NULL */
+	char *value;  /* owned or NULL when neither is set; never logged */
+};
+
+struct channel_console_config {
+	bool enabled;
+	bool color; /* ANSI colours when stdout is a terminal */
+};
+
+struct config {
+	char *path;                 /* owned; the file it came from */
+	int refs;                   /* see config_ref() */
+
+	char *listen_host;          /* owned; "127.0.0.1" by default */
+	int listen_port;            /* 8788 by default */
+	char *log_level;            /* owned; "info" by default */
+
+	char *storage_path;         /* owned; "nightshift.db" by default */
+
+	struct secret webhook_token;
+	size_t webhook_max_body;    /* 1 MiB by default */
+
+	struct environment *environments; /* owned, ordered; first match wins */
+	size_t n_environments;
+	char *default_environment;  /* owned; the entry without match, or "default" */
+
+	struct noise_rule *noise;   /* owned, ordered */
+	size_t n_noise;
+
+	char **fingerprint_labels;  /* owned; identifying labels */
+	size_t n_fingerprint_labels;
+
+	int64_t flap_window_s;      /* reopen a resolved incident within this; 1800 default */
+
+	struct channel_console_config console;
+};
+
+/*
+ * Reads and validates path. On success returns an owned config (refs = 1).
+ * On failure returns NULL and writes every error, one per line, as
+ * "file:line: message", into err (truncated to errlen).
+ */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/* Reference counting: the loop, the intake thread and workers each hold one. Thread-safe. */
+struct config *config_ref(struct config *c);
+void config_unref(struct config *c); /* frees at zero; NULL-safe */
+
+/* Environment name for a label set (first matching rule, else the default). Borrowed. */
+struct kv_list;
+const char *config_environment_for(const struct config *c, const struct kv_list *labels);
+/* The first noise rule matching labels, or NULL. Borrowed. */
+const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels);
+/* True when every matcher in s matches (a missing label is matched as ""). */
+bool matcher_set_matches(const struct matcher_set *s, const struct kv_list *labels);
+
+/* True when host is a loopback address or name (127.0.0.0/8, ::1, localhost). */
+bool host_is_loopback(const char *host);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * This file contains the running bot of daemon.h: set-up and tear-down in
+ * order, the lws service loop, the 200 ms housekeeping tick (signals, the
+ * shutdown deadline, outbox retries), the outbox sender and /healthz.
+ */
+#include "daemon.h"
+
+#include "config.h"
+#include "log.h"
+#include "outbox.h"
+#include "store.h"
+#include "util.h"
+#include "version.h"
+#include "webhook.h"
+#include "writer.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_US (200 * LWS_US_PER_MS)
+#define OUTBOX_BATCH 64
+#define STOP_GRACE_MS 10000
+#define RETRY_BASE_MS 2000
+
+static volatile sig_atomic_t got_stop, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_stop = 1;
+}
+
+struct daemon *daemon_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+	size_t n = strcspn(line, "\n");
+	if (level & LLL_ERR)
+		log_error("event=lws message=\"%.*s\"", (int)n, line);
+	else
+		log_warnx("event=lws message=\"%.*s\"", (int)n, line);
+}
+
+/* ---- the outbox sender ---- */
+
+struct mark {
+	int64_t id;
+	size_t channel;
+	enum channel_send_result result;
+	char ref[96];
+	char error[160];
+};
+
+struct mark_job {
+	struct writer_job base;
+	struct daemon *d;
+	struct mark marks[DAEMON_MAX_CHANNELS * OUTBOX_BATCH];
+	size_t n;
+	bool full; /* some channel had a whole batch: more may be waiting */
+};
+
+static int retry_delay_ms(int attempts)
+{
+	int shift = attempts < 6 ? attempts : 6;
+	return RETRY_BASE_MS << shift; /* 2 s … ~2 min */
+}
+
+static int mark_job_run(struct writer_job *wj, const struct writer_env *env, char *err,
+			size_t errlen)
+{
+	struct mark_job *job = (struct mark_job *)wj;
+	for (size_t i = 0; i < job->n; i++) {
+		struct mark *m = &job->marks[i];
+		int rc = 0;
+		switch (m->result) {
+		case CHANNEL_SENT:
+			rc = outbox_mark_sent(env->store, m->id, m->ref, env->now_ms);
+			break;
+		case CHANNEL_RETRY:
+			rc = outbox_mark_retry(env->store, m->id, env->now_ms + retry_delay_ms(0),
+					       m->error);
+			break;
+		case CHANNEL_FAILED:
+			rc = outbox_mark_failed(env->store, m->id, m->error);
+			break;
+		case CHANNEL_PENDING:
+			break;
+		}
+		if (rc < 0)
+			return snprintf(err, errlen, "cannot mark outbox row %lld", (long long)m->id),
+			       -1;
+	}
+	return 0;
+}
+
+static void mark_job_done(struct writer_job *wj)
+{
+	struct mark_job *job = (struct mark_job *)wj;
+	struct daemon *d = job->d;
+	bool again = job->full || d->outbox_again;
+
+	for (size_t i = 0; i < job->n; i++) {
+		struct mark *m = &job->marks[i];
+		if (m->result == CHANNEL_SENT)
+			d->metrics.outbox_sent++;
+		else if (m->result == CHANNEL_FAILED)
+			d->metrics.outbox_failed++;
+		if (m->result == CHANNEL_RETRY || job->base.status < 0) {
+			/* Hand it out again once it is due. */
+			if (d->outbox_cursor[m->channel] >= m->id)
+				d->outbox_cursor[m->channel] = m->id - 1;
+			d->metrics.outbox_retried++;
+		}
+	}
+	d->outbox_busy = false;
+	d->outbox_again = false;
+	free(job);
+	if (again)
+		daemon_kick_outbox(d);
+}
+
+static void pump_cb(lws_sorted_usec_list_t *sul)
+{
+	struct daemon *d = lws_container_of(sul, struct daemon, pump);
+	struct mark_job *job;
+	struct outbox_item items[OUTBOX_BATCH];
+	int64_t now = now_ms();
+
+	if (d->outbox_busy) {
+		d->outbox_again = true;
+		return;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->d = d;
+	for (size_t c = 0; c < d->n_channels; c++) {
+		struct channel *ch = &d->channels[c];
+		int n = outbox_due(d->store, ch->ops->name, now, d->outbox_cursor[c], items,
+				   OUTBOX_BATCH);
+		if (n == OUTBOX_BATCH)
+			job->full = true;
+		for (int i = 0; i < n; i++) {
+			struct mark *m = &job->marks[job->n++];
+			m->id = items[i].id;
+			m->channel = c;
+			m->result = ch->ops->send(ch, &items[i], m->ref, sizeof(m->ref), m->error,
+						  sizeof(m->error));
+			if (m->result == CHANNEL_RETRY || m->result == CHANNEL_FAILED)
+				log_warnx("incident=%lld event=delivery_%s channel=%s outbox=%lld "
+					  "error=\"%s\"",
+					  (long long)items[i].incident_id,
+					  m->result == CHANNEL_RETRY ? "retry" : "failed",
+					  ch->ops->name, (long long)m->id, m->error);
+			if (items[i].id > d->outbox_cursor[c])
+				d->outbox_cursor[c] = items[i].id;
+			outbox_item_release(&items[i]);
+		}
+	}
+	if (job->n == 0) {
+		free(job);
+		return;
+	}
+	job->base.run = mark_job_run;
+	job->base.done = mark_job_done;
+	d->outbox_busy = true;
+	writer_submit(d->writer, &job->base);
+}
+
+void daemon_kick_outbox(struct daemon *d)
+{
+	lws_sul_schedule(d->ctx, 0, &d->pump, pump_cb, 1);
+}
+
+/* ---- health ---- */
+
+int daemon_healthz(struct daemon *d, struct buf *out)
+{
+	char states[DAEMON_MAX_CHANNELS][160];
+	bool store_ok = store_exec(d->store, "SELECT 1") == 0;
+	bool healthy = store_ok && !d->stopping;
+	int64_t pending = outbox_pending_count(d->store);
+
+	for (size_t i = 0; i < d->n_channels; i++)
+		if (!d->channels[i].ops->health(&d->channels[i], states[i], sizeof(states[i])))
+			healthy = false;
+	buf_printf(out,
+		   "{\"status\":\"%s\",\"version\":\"%s\",\"store\":\"%s\","
+		   "\"outbox_pending\":%lld,\"channels\":{",
+		   healthy ? "ok" : "degraded", NIGHTSHIFT_VERSION, store_ok ? "ok" : "error",
+		   (long long)pending);
+	for (size_t i = 0; i < d->n_channels; i++) {
+		buf_printf(out, "%s\"%s\":", i ? "," : "", d->channels[i].ops->name);
+		buf_json_string(out, states[i]);
+	}
+	buf_puts(out, "}}");
+	return healthy ? 200 : 503;
+}
+
+/* ---- the loop ---- */
+
+static void reload(struct daemon *d)
+{
+	char err[4096];
+	struct config *next = config_load(d->cfg->path, err, sizeof(err));
+
+	if (next == NULL) {
+		for (char *p = err; *p; p++)
+			if (*p == '\n')
+				*p = ';';
+		log_error("event=reload_failed path=%s errors=\"%s\"", d->cfg->path, err);
+		return;
+	}
+	if (strcmp(next->listen_host, d->cfg->listen_host) != 0 ||
+	    next->listen_port != d->cfg->listen_port ||
+	    strcmp(next->storage_path, d->cfg->storage_path) != 0)
+		log_warnx("event=reload_partial reason=\"listen and storage.path change only on "
+			  "restart\"");
+	{
+		enum log_level lvl;
+		if (log_level_parse(next->log_level, &lvl) == 0)
+			log_set_level(lvl);
+	}
+	writer_set_config(d->writer, next);
+	config_unref(d->cfg);
+	d->cfg = next;
+	log_info("event=reloaded path=%s", next->path);
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	struct daemon *d = lws_container_of(sul, struct daemon, tick);
+	static int ticks;
+
+	if (got_hup) {
+		got_hup = 0;
+		reload(d);
+	}
+	if (got_stop && !d->stopping) {
+		d->stopping = true;
+		d->stop_deadline_ms = mono_ms() + STOP_GRACE_MS;
+		log_info("event=stopping in_flight=%zu", writer_in_flight(d->writer));
+	}
+	if (++ticks % 5 == 0) /* once a second: outbox rows whose retry time came */
+		daemon_kick_outbox(d);
+	lws_sul_schedule(d->ctx, 0, &d->tick, tick_cb, TICK_US);
+}
+
+static int loop_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			 size_t len)
+{
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		struct daemon *d = daemon_of(wsi);
+		if (d && d->writer)
+			writer_drain(d->writer);
+		return 0;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{.name = "http", .callback = NULL}, /* replaced by webhook_protocol at start */
+	{.name = "nightshift-loop", .callback = loop_callback},
+	{.name = NULL},
+};
+
+static void wake_loop(void *arg)
+{
+	struct daemon *d = arg;
+	lws_cancel_service(d->ctx);
+}
+
+static int start_channels(struct daemon *d)
+{
+	size_t n;
+	const struct channel_ops *const *reg = channel_registry(&n);
+	for (size_t i = 0; i < n && d->n_channels < DAEMON_MAX_CHANNELS; i++) {
+		char err[256];
+		struct channel *ch = &d->channels[d->n_channels];
+		if (!reg[i]->enabled(d->cfg))
+			continue;
+		ch->ops = reg[i];
+		if (reg[i]->start(ch, d->cfg, err, sizeof(err)) < 0) {
+			log_error("event=channel_start_failed channel=%s error=\"%s\"", reg[i]->name,
+				  err);
+			return -1;
+		}
+		d->n_channels++;
+		log_info("event=channel_started channel=%s", reg[i]->name);
+	}
+	return 0;
+}
+
+static void write_ready_file(const char *path, int port)
+{
+	FILE *f;
+	if (path == NULL)
+		return;
+	f = fopen(path, "w");
+	if (f == NULL) {
+		log_warn("event=ready_file_failed path=%s", path);
+		return;
+	}
+	fprintf(f, "%d\n", port);
+	fclose(f);
+}
+
+int daemon_run(struct config *cfg, const char *ready_file)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	struct lws_context_creation_info info;
+	struct lws_protocols protos[3];
+	struct lws_vhost *vh;
+	struct sigaction sa;
+	char err[512];
+	int rc = 1;
+	enum log_level lvl;
+
+	memcpy(protos, protocols, sizeof(protos));
+	protos[0] = webhook_protocol;
+	d->cfg = config_ref(cfg);
+	metrics_init(&d->metrics);
+	if (log_level_parse(cfg->log_level, &lvl) == 0)
+		log_set_level(lvl);
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+
+	d->store = store_open(cfg->storage_path, false, err, sizeof(err));
+	if (d->store == NULL) {
+		log_error("event=store_open_failed path=%s error=\"%s\"", cfg->storage_path, err);
+		goto out;
+	}
+	if (start_channels(d) < 0)
+		goto out;
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.user = d;
+	info.max_http_header_data = WEBHOOK_MAX_HEADER_BYTES;
+	d->ctx = lws_create_context(&info);
+	if (d->ctx == NULL) {
+		log_error("event=lws_context_failed");
+		goto out;
+	}
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "nightshift";
+	info.protocols = protos;
+	info.port = cfg->listen_port == 0 ? CONTEXT_PORT_NO_LISTEN_SERVER : cfg->listen_port;
+	if (cfg->listen_port == 0)
+		info.port = 0;
+	info.iface = strcmp(cfg->listen_host, "localhost") == 0 ? "127.0.0.1" : cfg->listen_host;
+	if (strchr(info.iface, ':') == NULL) /* lws binds every interface unless told (pitfall 1) */
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.keepalive_timeout = 65;
+	info.timeout_secs = 30;
+	vh = lws_create_vhost(d->ctx, &info);
+	if (vh == NULL) {
+		log_error("event=listen_failed address=%s:%d", cfg->listen_host, cfg->listen_port);
+		goto out;
+	}
+	d->bound_port = lws_get_vhost_listen_port(vh);
+
+	d->writer = writer_start(cfg->storage_path, cfg, wake_loop, d, err, sizeof(err));
+	if (d->writer == NULL) {
+		log_error("event=writer_start_failed error=\"%s\"", err);
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	lws_sul_schedule(d->ctx, 0, &d->tick, tick_cb, TICK_US);
+	daemon_kick_outbox(d); /* whatever a previous run left pending */
+	log_info("event=listening address=%s:%d version=%s store=%s", cfg->listen_host,
+		 d->bound_port, NIGHTSHIFT_VERSION, cfg->storage_path);
+	write_ready_file(ready_file, d->bound_port);
+
+	while (lws_service(d->ctx, 0) >= 0) {
+		if (got_stop && !d->stopping)
+			tick_cb(&d->tick);
+		if (d->stopping && (writer_in_flight(d->writer) == 0 ||
+				    mono_ms() > d->stop_deadline_ms)) {
+			/* Give the last answers a moment to leave. */
+			int64_t until = mono_ms() + 200;
+			while (mono_ms() < until && lws_service(d->ctx, 0) >= 0)
+				;
+			break;
+		}
+	}
+	rc = 0;
+out:
+	writer_stop(d->writer); /* commits anything still queued */
+	if (d->ctx) {
+		lws_sul_cancel(&d->tick);
+		lws_sul_cancel(&d->pump);
+		lws_context_destroy(d->ctx);
+	}
+	for (size_t i = 0; i < d->n_channels; i++)
+		d->channels[i].ops->stop(&d->channels[i]);
+	store_close(d->store);
+	config_unref(d->cfg);
+	log_info("event=stopped code=%d", rc);
+	free(d);
+	return rc;
+}

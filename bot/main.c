@@ -1,0 +1,159 @@
+/*
+ * This file contains main(): the command line. Commands: run, check-config,
+ * incidents, replay, demo; --version and --help everywhere. Exit codes: 0
+ * success, 1 failure (bad config, store error), 2 usage error.
+ */
+#include "cli.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+#include "version.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+	"usage: nightshift COMMAND [options]\n"
+	"\n"
+	"commands:\n"
+	"  run -c FILE [--ready-file F]   run the bot in the foreground\n"
+	"  check-config -c FILE           validate FILE; print every error as file:line\n"
+	"  incidents -c FILE [--json] [--limit N]\n"
+	"                                 list incidents, newest first\n"
+	"  replay -c FILE [--format F] PAYLOAD.json\n"
+	"                                 triage one webhook body; post nothing, store nothing\n"
+	"  demo [--keep]                  a self-contained demo on a temporary store\n"
+	"\n"
+	"  nightshift --version | --help | COMMAND --help\n";
+
+struct command_help {
+	const char *name;
+	const char *text;
+};
+
+static const struct command_help helps[] = {
+	{"run", "usage: nightshift run -c FILE [--ready-file F]\n"
+		"Runs the bot in the foreground and logs key=value lines to stderr.\n"
+		"SIGTERM/SIGINT: stop accepting, commit and answer what was received, exit 0.\n"
+		"SIGHUP: reload FILE; an invalid file is logged and the old one kept.\n"
+		"--ready-file F: write the listening port to F once the server is up.\n"},
+	{"check-config", "usage: nightshift check-config -c FILE\n"
+			 "Prints 'configuration OK' (exit 0) or every error as file:line (exit 1).\n"},
+	{"incidents", "usage: nightshift incidents -c FILE [--json] [--limit N]\n"
+		      "Lists incidents from the store, newest first (all of them unless --limit).\n"},
+	{"replay", "usage: nightshift replay -c FILE [--format F] PAYLOAD.json\n"
+		   "Parses and triages one webhook body as the running bot would and prints the\n"
+		   "result as JSON. Posts nothing and changes nothing in the store.\n"
+		   "--format: alertmanager, signoz, grafana, uptime-kuma or generic (default: detect).\n"},
+	{"demo", "usage: nightshift demo [--keep]\n"
+		 "Starts the bot on a temporary store with the console channel, fires sample\n"
+		 "alerts through its own webhook and shows each incident's thread.\n"
+		 "--keep: keep running afterwards (for curl experiments) until Ctrl-C.\n"},
+};
+
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "nightshift: %s%s%s\n\n%s", what, arg ? " " : "", arg ? arg : "",
+		usage_text);
+	return 2;
+}
+
+static struct config *load_or_print(const char *path)
+{
+	char err[8192];
+	struct config *cfg = config_load(path, err, sizeof(err));
+	if (cfg == NULL)
+		fprintf(stderr, "%s", err);
+	return cfg;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+		{"limit", required_argument, NULL, 'l'},  {"format", required_argument, NULL, 'f'},
+		{"keep", no_argument, NULL, 'k'},         {"ready-file", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *cmd, *config_path = NULL, *format = NULL, *ready_file = NULL;
+	bool json = false, keep = false, help = false;
+	long limit = 0;
+	struct config *cfg;
+	int c, rc;
+
+	if (argc < 2)
+		return usage_error("a command is required", NULL);
+	cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("nightshift %s\n", NIGHTSHIFT_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "c:jl:f:kr:h", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'j': json = true; break;
+		case 'f': format = optarg; break;
+		case 'k': keep = true; break;
+		case 'r': ready_file = optarg; break;
+		case 'h': help = true; break;
+		case 'l':
+			limit = strtol(optarg, &end, 10);
+			if (*end != '\0' || limit < 0)
+				return usage_error("bad --limit", optarg);
+			break;
+		default: return usage_error("bad option", NULL);
+		}
+	}
+	if (help) {
+		for (size_t i = 0; i < ARRAY_LEN(helps); i++) {
+			if (strcmp(helps[i].name, cmd) == 0) {
+				fputs(helps[i].text, stdout);
+				return 0;
+			}
+		}
+		return usage_error("unknown command", cmd);
+	}
+
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread starts */
+	if (strcmp(cmd, "demo") == 0) {
+		rc = cli_demo(keep);
+		curl_global_cleanup();
+		return rc;
+	}
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
+	    strcmp(cmd, "incidents") != 0 && strcmp(cmd, "replay") != 0)
+		return usage_error("unknown command", cmd);
+	if (config_path == NULL)
+		return usage_error("-c FILE is required for", cmd);
+	if (strcmp(cmd, "replay") == 0 && optind != argc - 1)
+		return usage_error("replay needs exactly one PAYLOAD.json", NULL);
+	if (strcmp(cmd, "replay") != 0 && optind != argc)
+		return usage_error("unexpected argument", argv[optind]);
+
+	cfg = load_or_print(config_path);
+	if (cfg == NULL)
+		return 1;
+	if (strcmp(cmd, "check-config") == 0) {
+		printf("configuration OK\n");
+		rc = 0;
+	} else if (strcmp(cmd, "run") == 0) {
+		rc = daemon_run(cfg, ready_file);
+	} else if (strcmp(cmd, "incidents") == 0) {
+		rc = cli_incidents(cfg, json, (int)limit);
+	} else {
+		rc = cli_replay(cfg, argv[optind], format);
+	}
+	config_unref(cfg);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,412 @@
+/*
+ * This file contains triage (see triage.h): environment and noise rules,
+ * our fingerprint, and the incident state changes — open, join, resolve when
+ * no member still fires, reopen within the flap window — each with its
+ * outbox messages, all inside the caller's transaction.
+ */
+#include "triage.h"
+
+#include "config.h"
+#include "fingerprint.h"
+#include "log.h"
+#include "outbox.h"
+#include "render.h"
+#include "store.h"
+#include "util.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Statement slots of this file in the store's cache (see store_stmt). */
+enum {
+	ST_INSERT_ALERT = 0,
+	ST_LATEST_INCIDENT,
+	ST_INSERT_INCIDENT,
+	ST_JOIN_INCIDENT,
+	ST_UPSERT_MEMBER,
+	ST_FIRING_MEMBERS,
+	ST_RESOLVE_INCIDENT,
+	ST_REOPEN_INCIDENT,
+	ST_LINK_ALERT,
+	ST_LOAD_VIEW,
+};
+
+const char *triage_action_name(enum triage_action a)
+{
+	static const char *names[] = {"opened",          "joined",   "dismissed", "reopened",
+				      "member_resolved", "resolved", "ignored"};
+	return (unsigned)a < ARRAY_LEN(names) ? names[a] : "unknown";
+}
+
+static char *kv_json(const struct kv_list *l)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+	for (size_t i = 0; i < l->n; i++)
+		cJSON_AddStringToObject(o, l->items[i].key, l->items[i].value);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL)
+		fatal("event=oom what=kv_json");
+	return s;
+}
+
+static int step_done(struct triage_ctx *ctx, sqlite3_stmt *st, char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(store_db(ctx->store)));
+		return -1;
+	}
+	return 0;
+}
+
+static int insert_alert(struct triage_ctx *ctx, const struct alert *a, int64_t *id, char *err,
+			size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(
+		ctx->store, ST_INSERT_ALERT,
+		"INSERT INTO alerts (received_at, source, status, alertname, severity, environment,"
+		" cluster, namespace, workload, summary, labels, annotations, starts_at, ends_at,"
+		" source_fingerprint, fingerprint, group_key, generator_url, raw)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	char *labels, *annotations;
+	int rc;
+
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare alert insert"), -1;
+	labels = kv_json(&a->labels);
+	annotations = kv_json(&a->annotations);
+	sqlite3_bind_int64(st, 1, ctx->now_ms);
+	store_bind_text(st, 2, alert_source_name(a->source));
+	store_bind_text(st, 3, alert_status_name(a->status));
+	store_bind_text(st, 4, a->name);
+	store_bind_text(st, 5, severity_name(a->severity));
+	store_bind_text(st, 6, a->environment);
+	store_bind_text(st, 7, a->cluster);
+	store_bind_text(st, 8, a->namespace);
+	store_bind_text(st, 9, a->workload);
+	store_bind_text(st, 10, a->summary);
+	sqlite3_bind_text(st, 11, labels, -1, free);
+	sqlite3_bind_text(st, 12, annotations, -1, free);
+	if (a->starts_at_ms)
+		sqlite3_bind_int64(st, 13, a->starts_at_ms);
+	if (a->ends_at_ms)
+		sqlite3_bind_int64(st, 14, a->ends_at_ms);
+	store_bind_text(st, 15, a->source_fingerprint);
+	store_bind_text(st, 16, a->fingerprint);
+	store_bind_text(st, 17, a->group_key);
+	store_bind_text(st, 18, a->generator_url);
+	store_bind_text(st, 19, a->raw ? a->raw : "{}");
+	rc = step_done(ctx, st, err, errlen);
+	*id = sqlite3_last_insert_rowid(store_db(ctx->store));
+	return rc;
+}
+
+struct latest {
+	int64_t id;
+	char state[16];
+	int64_t resolved_at;
+	int sev_rank;
+};
+
+/* The newest incident of a fingerprint; returns 1 when found, 0 when none, -1 on error. */
+static int latest_incident(struct triage_ctx *ctx, const char *fingerprint, struct latest *out,
+			   char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(ctx->store, ST_LATEST_INCIDENT,
+				      "SELECT id, state, coalesce(resolved_at, 0), severity"
+				      " FROM incidents WHERE fingerprint = ? ORDER BY id DESC LIMIT 1");
+	int rc;
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare incident lookup"), -1;
+	store_bind_text(st, 1, fingerprint);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(store_db(ctx->store)));
+		return -1;
+	}
+	out->id = sqlite3_column_int64(st, 0);
+	strlcpy0(out->state, store_col_text(st, 1), sizeof(out->state));
+	out->resolved_at = sqlite3_column_int64(st, 2);
+	{
+		enum severity sev = SEV_WARNING;
+		(void)severity_parse(store_col_text(st, 3), &sev);
+		out->sev_rank = (int)sev;
+	}
+	sqlite3_reset(st);
+	return 1;
+}
+
+static int upsert_member(struct triage_ctx *ctx, int64_t incident, const struct alert *a,
+			 char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(
+		ctx->store, ST_UPSERT_MEMBER,
+		"INSERT INTO incident_members (incident_id, member_key, status, last_seen_at)"
+		" VALUES (?,?,?,?) ON CONFLICT (incident_id, member_key) DO UPDATE SET"
+		" status = excluded.status, last_seen_at = excluded.last_seen_at");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare member upsert"), -1;
+	sqlite3_bind_int64(st, 1, incident);
+	store_bind_text(st, 2, a->source_fingerprint);
+	store_bind_text(st, 3, alert_status_name(a->status));
+	sqlite3_bind_int64(st, 4, ctx->now_ms);
+	return step_done(ctx, st, err, errlen);
+}
+
+static int link_alert(struct triage_ctx *ctx, int64_t alert_id, int64_t incident, char *err,
+		      size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(ctx->store, ST_LINK_ALERT,
+				      "UPDATE alerts SET incident_id = ? WHERE id = ?");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare alert link"), -1;
+	sqlite3_bind_int64(st, 1, incident);
+	sqlite3_bind_int64(st, 2, alert_id);
+	return step_done(ctx, st, err, errlen);
+}
+
+/* Loads the incident's view for rendering; strings live in *row until the next call. */
+static int load_view(struct triage_ctx *ctx, int64_t id, struct incident_view *v,
+		     sqlite3_stmt **row)
+{
+	sqlite3_stmt *st = store_stmt(
+		ctx->store, ST_LOAD_VIEW,
+		"SELECT id, alertname, environment, severity, state, cluster, namespace, workload,"
+		" summary, coalesce(verdict_reason, ''), alert_count, opened_at,"
+		" coalesce(resolved_at, 0), flapping, reopen_count FROM incidents WHERE id = ?");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return -1;
+	memset(v, 0, sizeof(*v));
+	v->id = sqlite3_column_int64(st, 0);
+	v->alertname = store_col_text(st, 1);
+	v->environment = store_col_text(st, 2);
+	v->severity = store_col_text(st, 3);
+	v->state = store_col_text(st, 4);
+	v->cluster = store_col_text(st, 5);
+	v->namespace = store_col_text(st, 6);
+	v->workload = store_col_text(st, 7);
+	v->summary = store_col_text(st, 8);
+	v->verdict_reason = store_col_text(st, 9);
+	v->alert_count = sqlite3_column_int64(st, 10);
+	v->opened_at_ms = sqlite3_column_int64(st, 11);
+	v->resolved_at_ms = sqlite3_column_int64(st, 12);
+	v->flapping = sqlite3_column_int(st, 13) != 0;
+	v->reopen_count = sqlite3_column_int64(st, 14);
+	*row = st;
+	return 0;
+}
+
+/* Renders kind for the incident and queues it for every enabled channel. */
+static int post(struct triage_ctx *ctx, int64_t incident, const char *kind, const struct alert *a,
+		char *err, size_t errlen)
+{
+	struct incident_view v;
+	sqlite3_stmt *row = NULL;
+	char *body;
+	int rc;
+
+	if (ctx->n_channels == 0)
+		return 0;
+	if (load_view(ctx, incident, &v, &row) < 0)
+		return snprintf(err, errlen, "incident %lld vanished", (long long)incident), -1;
+	body = render_message(kind, &v, a);
+	sqlite3_reset(row);
+	rc = outbox_enqueue(ctx->store, incident, kind, body, ctx->channels, ctx->n_channels,
+			    ctx->now_ms, err, errlen);
+	free(body);
+	return rc;
+}
+
+static int open_incident(struct triage_ctx *ctx, const struct alert *a, const char *state,
+			 const char *reason, int64_t *id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(
+		ctx->store, ST_INSERT_INCIDENT,
+		"INSERT INTO incidents (fingerprint, alertname, source, environment, severity,"
+		" cluster, namespace, workload, summary, group_key, state, verdict, verdict_reason,"
+		" alert_count, opened_at, last_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare incident insert"), -1;
+	store_bind_text(st, 1, a->fingerprint);
+	store_bind_text(st, 2, a->name);
+	store_bind_text(st, 3, alert_source_name(a->source));
+	store_bind_text(st, 4, a->environment);
+	store_bind_text(st, 5, severity_name(a->severity));
+	store_bind_text(st, 6, a->cluster);
+	store_bind_text(st, 7, a->namespace);
+	store_bind_text(st, 8, a->workload);
+	store_bind_text(st, 9, a->summary);
+	store_bind_text(st, 10, a->group_key);
+	store_bind_text(st, 11, state);
+	store_bind_text(st, 12, reason ? "noise" : NULL);
+	store_bind_text(st, 13, reason);
+	sqlite3_bind_int64(st, 14, ctx->now_ms);
+	sqlite3_bind_int64(st, 15, ctx->now_ms);
+	if (step_done(ctx, st, err, errlen) < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(store_db(ctx->store));
+	return 0;
+}
+
+/* Counts the alert and raises the incident's severity if this alert is worse. */
+static int join_incident(struct triage_ctx *ctx, int64_t id, const struct alert *a, char *err,
+			 size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(
+		ctx->store, ST_JOIN_INCIDENT,
+		"UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = ?,"
+		" severity = CASE WHEN ? < (CASE severity WHEN 'critical' THEN 0 WHEN 'warning'"
+		" THEN 1 ELSE 2 END) THEN ? ELSE severity END WHERE id = ?");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare incident join"), -1;
+	sqlite3_bind_int64(st, 1, ctx->now_ms);
+	sqlite3_bind_int(st, 2, (int)a->severity);
+	store_bind_text(st, 3, severity_name(a->severity));
+	sqlite3_bind_int64(st, 4, id);
+	return step_done(ctx, st, err, errlen);
+}
+
+static int firing_members(struct triage_ctx *ctx, int64_t id, int64_t *n, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(ctx->store, ST_FIRING_MEMBERS,
+				      "SELECT count(*) FROM incident_members"
+				      " WHERE incident_id = ? AND status = 'firing'");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare member count"), -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return snprintf(err, errlen, "%s", sqlite3_errmsg(store_db(ctx->store))), -1;
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int resolve_incident(struct triage_ctx *ctx, int64_t id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(ctx->store, ST_RESOLVE_INCIDENT,
+				      "UPDATE incidents SET state = 'resolved', resolved_at = ?,"
+				      " resolved_by = 'source', last_seen_at = ? WHERE id = ?");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare resolve"), -1;
+	sqlite3_bind_int64(st, 1, ctx->now_ms);
+	sqlite3_bind_int64(st, 2, ctx->now_ms);
+	sqlite3_bind_int64(st, 3, id);
+	return step_done(ctx, st, err, errlen);
+}
+
+static int reopen_incident(struct triage_ctx *ctx, int64_t id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(
+		ctx->store, ST_REOPEN_INCIDENT,
+		"UPDATE incidents SET state = 'open', resolved_at = NULL, resolved_by = NULL,"
+		" flapping = 1, reopen_count = reopen_count + 1, alert_count = alert_count + 1,"
+		" last_seen_at = ? WHERE id = ?");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare reopen"), -1;
+	sqlite3_bind_int64(st, 1, ctx->now_ms);
+	sqlite3_bind_int64(st, 2, id);
+	return step_done(ctx, st, err, errlen);
+}
+
+static int triage_firing(struct triage_ctx *ctx, struct alert *a, int found,
+			 const struct latest *inc, struct triage_outcome *out, char *err,
+			 size_t errlen)
+{
+	const struct noise_rule *noise;
+
+	if (found && strcmp(inc->state, "resolved") != 0) {
+		out->action = TRIAGE_JOINED;
+		out->incident_id = inc->id;
+		if (ctx->dry_run)
+			return 0;
+		return join_incident(ctx, inc->id, a, err, errlen) < 0 ||
+				       upsert_member(ctx, inc->id, a, err, errlen) < 0
+			       ? -1
+			       : 0;
+	}
+	if (found && ctx->now_ms - inc->resolved_at <= ctx->cfg->flap_window_s * 1000) {
+		out->action = TRIAGE_REOPENED;
+		out->incident_id = inc->id;
+		if (ctx->dry_run)
+			return 0;
+		if (reopen_incident(ctx, inc->id, err, errlen) < 0 ||
+		    upsert_member(ctx, inc->id, a, err, errlen) < 0)
+			return -1;
+		return post(ctx, inc->id, MSG_REOPENED, a, err, errlen);
+	}
+	noise = config_noise_for(ctx->cfg, &a->labels);
+	out->action = noise ? TRIAGE_DISMISSED : TRIAGE_OPENED;
+	out->noise_reason = noise ? noise->reason : NULL;
+	if (ctx->dry_run)
+		return 0;
+	if (open_incident(ctx, a, noise ? "noise" : "open", out->noise_reason, &out->incident_id,
+			  err, errlen) < 0 ||
+	    upsert_member(ctx, out->incident_id, a, err, errlen) < 0)
+		return -1;
+	return post(ctx, out->incident_id, noise ? MSG_NOISE : MSG_RECEIVED, a, err, errlen);
+}
+
+static int triage_resolved(struct triage_ctx *ctx, struct alert *a, int found,
+			   const struct latest *inc, struct triage_outcome *out, char *err,
+			   size_t errlen)
+{
+	int64_t still_firing = 0;
+	bool was_noise;
+
+	if (!found || strcmp(inc->state, "resolved") == 0) {
+		out->action = TRIAGE_IGNORED;
+		return 0;
+	}
+	out->incident_id = inc->id;
+	if (ctx->dry_run) {
+		out->action = TRIAGE_RESOLVED;
+		return 0;
+	}
+	if (upsert_member(ctx, inc->id, a, err, errlen) < 0 ||
+	    firing_members(ctx, inc->id, &still_firing, err, errlen) < 0)
+		return -1;
+	if (still_firing > 0) {
+		out->action = TRIAGE_MEMBER_RESOLVED;
+		return 0;
+	}
+	out->action = TRIAGE_RESOLVED;
+	was_noise = strcmp(inc->state, "noise") == 0;
+	if (resolve_incident(ctx, inc->id, err, errlen) < 0)
+		return -1;
+	/* A dismissed incident stays quiet: its one line already said it all. */
+	return was_noise ? 0 : post(ctx, inc->id, MSG_RESOLVED, a, err, errlen);
+}
+
+int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome *out, char *err,
+		 size_t errlen)
+{
+	struct latest inc;
+	int found;
+
+	memset(out, 0, sizeof(*out));
+	free(a->environment);
+	a->environment = xstrdup(config_environment_for(ctx->cfg, &a->labels));
+	fingerprint_alert(ctx->fp, (const char *const *)ctx->cfg->fingerprint_labels,
+			  ctx->cfg->n_fingerprint_labels, a);
+
+	found = latest_incident(ctx, a->fingerprint, &inc, err, errlen);
+	if (found < 0)
+		return -1;
+	if (!ctx->dry_run && insert_alert(ctx, a, &out->alert_id, err, errlen) < 0)
+		return -1;
+	if ((a->status == ALERT_FIRING ? triage_firing(ctx, a, found, &inc, out, err, errlen)
+				       : triage_resolved(ctx, a, found, &inc, out, err, errlen)) < 0)
+		return -1;
+	if (!ctx->dry_run && out->incident_id)
+		return link_alert(ctx, out->alert_id, out->incident_id, err, errlen);
+	return 0;
+}
