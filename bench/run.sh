@@ -94,6 +94,7 @@ rate() {
 	[ -n "$r" ] && [ -n "$d" ] && [ "$d" -gt 0 ] || { echo ""; return; }
 	awk -v r="$r" -v e="$e" -v d="$d" 'BEGIN { printf "%.0f", (r - e) / (d / 1e6) }'
 }
+num() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }
 ms() { [ -n "$1" ] && awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 verdict() { # CONDITION_AWK VALUE
@@ -227,7 +228,7 @@ row "nightshift ingest c=1   alerts/s (2xx)" "$R_NS1"
 row "nightshift ingest c=1   p50 / p99" "$(ms "$(field "$NS_C1" p50_us)") / $(ms "$P99_1")" "p99 < 5 ms" "$(verdict 'v < 5000' "$P99_1")"
 row "nightshift ingest c=10  alerts/s (2xx)" "$R_NS10" ">= 20000" "$(verdict 'v >= 20000' "$R_NS10")"
 row "nightshift ingest c=10  p50 / p99" "$(ms "$(field "$NS_C10" p50_us)") / $(ms "$P99_10")" "p99 < 5 ms" "$(verdict 'v < 5000' "$P99_10")"
-row "nightshift non-2xx / socket errors" "$(( $(field "$NS_C1" non2xx || echo 0)0 / 10 + $(field "$NS_C10" non2xx || echo 0)0 / 10 )) / $(( $(field "$NS_C10" read_errors || echo 0)0 / 10 + $(field "$NS_C10" timeouts || echo 0)0 / 10 ))" "0" 
+row "nightshift non-2xx / socket errors (both runs)" "$(($(num "$NS_C1" non2xx) + $(num "$NS_C10" non2xx))) / $(($(num "$NS_C1" read_errors) + $(num "$NS_C10" read_errors) + $(num "$NS_C1" timeouts) + $(num "$NS_C10" timeouts)))" "0 / 0"
 row "alertmanager POST /api/v2/alerts c=1 /s" "$R_AM1"
 row "alertmanager POST /api/v2/alerts c=10 /s" "$R_AM10"
 row "alertmanager c=10 p50 / p99" "$(ms "$(field "$AM_C10" p50_us)") / $(ms "$(field "$AM_C10" p99_us)")"

@@ -1,9 +1,9 @@
 /*
  * This file contains the configuration model declared in config.h: the key
  * tables (which keys exist, where each one lands in struct config), the
- * checks that span keys (the default environment, a token off loopback),
- * secret resolution, label matchers and the reference count. The YAML walking
- * itself lives in config_yaml.c.
+ * parsers and checks specific to nightshift's keys (listen, environments,
+ * noise, the token required off loopback), label matchers and the reference
+ * count. The generic YAML walking and secret resolution live in config_yaml.c.
  *
  * Adding a key is one line in the right table below (plus its field and
  * default); adding a channel is one line in channel_keys and its own table.
@@ -25,13 +25,14 @@
 #include "util.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
-#define SECRET_MAX_BYTES (64 * 1024)
 
+/* clang-format off */
 static const char *const default_fingerprint_labels[] = {
-	"alertname",   "cluster", "namespace", "service",   "job",       "deployment",
-	"statefulset", "daemonset", "job_name", "cronjob",  "pod",       "container",
-	"persistentvolumeclaim", "node", "instance", "monitor",
+	"alertname", "cluster", "namespace", "service", "job", "deployment", "statefulset",
+	"daemonset", "job_name", "cronjob", "pod", "container", "persistentvolumeclaim", "node",
+	"instance", "monitor",
 };
+/* clang-format on */
 
 /* True when s is a plausible host name (letters, digits, '-', '.', '_'). */
 static bool host_name_ok(const char *s)
@@ -51,8 +52,8 @@ static bool host_name_ok(const char *s)
 }
 
 /* listen: "host:port" or "[v6]:port", port 0..65535; remembers its line. */
-static void set_listen(struct loader *l, const struct key_spec *k, const char *path,
-		       yaml_node_t *n, void *field)
+static void set_listen(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
+		       void *field)
 {
 	const char *s = cfg_scalar(l, path, n, "a string \"host:port\"");
 	struct config *c = field;
@@ -81,10 +82,11 @@ static void set_listen(struct loader *l, const struct key_spec *k, const char *p
 	else
 		port = NULL;
 	if (port == NULL || v > 65535) {
-		cfg_errorf(l, cfg_line(n),
-			   "%s: \"%.100s\" is not host:port with a port from 0 to 65535 (e.g. "
-			   "\"127.0.0.1:8788\", \"[::1]:8788\", \"0.0.0.0:8788\"; IPv6 in brackets)",
-			   path, s);
+		cfg_errorf(
+		    l, cfg_line(n),
+		    "%s: \"%.100s\" is not host:port with a port from 0 to 65535 (e.g. "
+		    "\"127.0.0.1:8788\", \"[::1]:8788\", \"0.0.0.0:8788\"; IPv6 in brackets)",
+		    path, s);
 		free(host);
 		return;
 	}
@@ -110,85 +112,6 @@ static void set_log_level(struct loader *l, const struct key_spec *k, const char
 		return;
 	}
 	cfg_set_string(l, k, path, n, field);
-}
-
-/* True when the other half of a secret (env/file) is already set; reports it. */
-static bool secret_both(struct loader *l, const char *path, const struct secret *sec,
-			yaml_node_t *n)
-{
-	size_t base = strlen(path) - (strstr(path, "_file") ? strlen("_file") : strlen("_env"));
-
-	if (sec->env == NULL && sec->file == NULL)
-		return false;
-	cfg_errorf(l, cfg_line(n), "%s: set either %.*s_env or %.*s_file, not both", path,
-		   (int)base, path, (int)base, path);
-	return true;
-}
-
-/* *_env: an environment variable name, resolved now (unset or empty is an error). */
-static void set_secret_env(struct loader *l, const struct key_spec *k, const char *path,
-			   yaml_node_t *n, void *field)
-{
-	const char *s = cfg_scalar(l, path, n, "an environment variable name");
-	struct secret *sec = field;
-	const char *v;
-
-	(void)k;
-	if (s == NULL || secret_both(l, path, sec, n))
-		return;
-	/* The value is not echoed: it may be the token itself, pasted in the wrong key. */
-	if (!(isalpha((unsigned char)s[0]) || s[0] == '_') ||
-	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(s)) {
-		cfg_errorf(l, cfg_line(n),
-			   "%s: must be the name of an environment variable (letters, digits and _), "
-			   "not the secret itself",
-			   path);
-		return;
-	}
-	sec->env = xstrdup(s);
-	v = getenv(s);
-	if (v == NULL || v[0] == '\0')
-		cfg_errorf(l, cfg_line(n), "%s: environment variable %s is %s", path, s,
-			   v ? "empty" : "not set");
-	else
-		sec->value = xstrdup(v);
-}
-
-/* *_file: a file of at most 64 KiB, read now, one trailing newline stripped. */
-static void set_secret_file(struct loader *l, const struct key_spec *k, const char *path,
-			    yaml_node_t *n, void *field)
-{
-	const char *s = cfg_scalar(l, path, n, "a file path");
-	struct secret *sec = field;
-	char ebuf[128];
-	size_t len;
-	char *data;
-
-	(void)k;
-	if (s == NULL || secret_both(l, path, sec, n))
-		return;
-	sec->file = xstrdup(s);
-	data = cfg_read_file(s, SECRET_MAX_BYTES, &len);
-	if (data == NULL && errno == EFBIG) {
-		cfg_errorf(l, cfg_line(n), "%s: \"%s\" is larger than 64 KiB", path, s);
-		return;
-	}
-	if (data == NULL) {
-		cfg_errorf(l, cfg_line(n), "%s: cannot read \"%s\": %s", path, s,
-			   strerror_r(errno, ebuf, sizeof(ebuf)));
-		return;
-	}
-	if (len > 0 && data[len - 1] == '\n')
-		data[--len] = '\0';
-	if (len > 0 && data[len - 1] == '\r')
-		data[--len] = '\0';
-	if (len == 0 || strlen(data) != len)
-		cfg_errorf(l, cfg_line(n), "%s: \"%s\" is %s", path, s,
-			   len ? "not text (it contains a NUL byte)" : "empty");
-	else
-		sec->value = xstrdup(data);
-	explicit_bzero(data, len);
-	free(data);
 }
 
 /* match: a mapping of label -> PCRE2 pattern, compiled into a struct matcher_set. */
@@ -223,7 +146,8 @@ static void set_matchers(struct loader *l, const struct key_spec *k, const char 
 			continue;
 		set->items[i].re = regex_new(pattern, msg, sizeof(msg));
 		if (set->items[i].re == NULL)
-			cfg_errorf(l, cfg_line(v), "%s: bad regex \"%.100s\": %s", where, pattern, msg);
+			cfg_errorf(l, cfg_line(v), "%s: bad regex \"%.100s\": %s", where, pattern,
+				   msg);
 	}
 }
 
@@ -236,9 +160,10 @@ static void set_env_name(struct loader *l, const struct key_spec *k, const char 
 	if (s == NULL)
 		return;
 	if (s[0] == '\0' || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(s)) {
-		cfg_errorf(l, cfg_line(n),
-			   "%s: \"%.64s\" is not a valid name (use lowercase letters, digits, _ and -)",
-			   path, s);
+		cfg_errorf(
+		    l, cfg_line(n),
+		    "%s: \"%.64s\" is not a valid name (use lowercase letters, digits, _ and -)",
+		    path, s);
 		return;
 	}
 	cfg_set_string(l, k, path, n, field);
@@ -258,10 +183,12 @@ static void set_fingerprint_labels(struct loader *l, const struct key_spec *k, c
 			   n->type == YAML_MAPPING_NODE ? "mapping" : "string");
 		return;
 	}
-	len = cfg_is_null(n) ? 0 : (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	len = cfg_is_null(n) ? 0
+			     : (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (len == 0) {
-		cfg_errorf(l, cfg_line(n), "%s: must list at least one label (remove the key for "
-					   "the defaults)", path);
+		cfg_errorf(l, cfg_line(n),
+			   "%s: must list at least one label (remove the key for the defaults)",
+			   path);
 		return;
 	}
 	labels = xcalloc(len, sizeof(*labels));
@@ -277,7 +204,8 @@ static void set_fingerprint_labels(struct loader *l, const struct key_spec *k, c
 		while (j < i && !(labels[j] && strcmp(labels[j], s) == 0))
 			j++;
 		if (j < i)
-			cfg_errorf(l, cfg_line(item), "%s: label \"%.64s\" is listed twice", path, s);
+			cfg_errorf(l, cfg_line(item), "%s: label \"%.64s\" is listed twice", path,
+				   s);
 		else
 			labels[i] = xstrdup(s);
 	}
@@ -306,30 +234,40 @@ static void set_console(struct loader *l, const struct key_spec *k, const char *
 	cfg_parse_map(l, k->sub, path, n, field);
 }
 
-#define DAYS(n) ((int64_t)(n) * 86400)
+/*
+ * The key tables. Each entry: the key, its parser, the offset of its field in
+ * the struct being filled (struct config unless noted), a range for numbers
+ * and durations, and the nested table for sections.
+ */
+#define CFG(f)	   offsetof(struct config, f)
+#define ENV(f)	   offsetof(struct environment, f)
+#define NOISE(f)   offsetof(struct noise_rule, f)
+#define CONSOLE(f) offsetof(struct channel_console_config, f)
 
+/* clang-format off */
 static const struct key_spec storage_keys[] = {
-	{.name = "path", .fn = cfg_set_string, .offset = offsetof(struct config, storage_path)},
+	{.name = "path", .fn = cfg_set_string, .offset = CFG(storage_path)},
 	{0},
 };
 
 static const struct key_spec webhook_keys[] = {
-	{.name = "token_env", .fn = set_secret_env, .offset = offsetof(struct config, webhook_token)},
-	{.name = "token_file", .fn = set_secret_file, .offset = offsetof(struct config, webhook_token)},
-	{.name = "max_body_bytes", .fn = cfg_set_size, .offset = offsetof(struct config, webhook_max_body),
+	{.name = "token_env", .fn = cfg_set_secret_env, .offset = CFG(webhook_token)},
+	{.name = "token_file", .fn = cfg_set_secret_file, .offset = CFG(webhook_token)},
+	{.name = "max_body_bytes", .fn = cfg_set_size, .offset = CFG(webhook_max_body),
 	 .min = 1024, .max = 64 << 20},
 	{0},
 };
 
+/* Per environment (struct environment); a later per-environment setting is one line here. */
 static const struct key_spec environment_keys[] = {
-	{.name = "name", .fn = set_env_name, .offset = offsetof(struct environment, name)},
-	{.name = "match", .fn = set_matchers, .offset = offsetof(struct environment, match)},
+	{.name = "name", .fn = set_env_name, .offset = ENV(name)},
+	{.name = "match", .fn = set_matchers, .offset = ENV(match)},
 	{0},
 };
 
 static const struct key_spec noise_keys[] = {
-	{.name = "reason", .fn = cfg_set_string, .offset = offsetof(struct noise_rule, reason)},
-	{.name = "match", .fn = set_matchers, .offset = offsetof(struct noise_rule, match)},
+	{.name = "reason", .fn = cfg_set_string, .offset = NOISE(reason)},
+	{.name = "match", .fn = set_matchers, .offset = NOISE(match)},
 	{0},
 };
 
@@ -339,22 +277,23 @@ static const struct key_spec fingerprint_keys[] = {
 };
 
 static const struct key_spec triage_keys[] = {
-	{.name = "flap_window", .fn = cfg_set_duration, .offset = offsetof(struct config, flap_window_s),
-	 .min = 1, .max = DAYS(30)},
+	{.name = "flap_window", .fn = cfg_set_duration, .offset = CFG(flap_window_s),
+	 .min = 1, .max = 30 * 86400},
 	{0},
 };
 
 static const struct key_spec console_keys[] = {
-	{.name = "enabled", .fn = cfg_set_bool, .offset = offsetof(struct channel_console_config, enabled)},
-	{.name = "color", .fn = cfg_set_bool, .offset = offsetof(struct channel_console_config, color)},
+	{.name = "enabled", .fn = cfg_set_bool, .offset = CONSOLE(enabled)},
+	{.name = "color", .fn = cfg_set_bool, .offset = CONSOLE(color)},
 	{0},
 };
 
+/* One line per channel; each one's section is its own table. */
 static const struct key_spec channel_keys[] = {
-	{.name = "console", .fn = set_console, .offset = offsetof(struct config, console),
-	 .sub = console_keys},
+	{.name = "console", .fn = set_console, .offset = CFG(console), .sub = console_keys},
 	{0},
 };
+/* clang-format on */
 
 /* environments: ordered rules; names unique; the one without match is last (the default). */
 static void set_environments(struct loader *l, const struct key_spec *k, const char *path,
@@ -373,8 +312,10 @@ static void set_environments(struct loader *l, const struct key_spec *k, const c
 			continue;
 		}
 		for (size_t j = 0; j < i; j++) {
-			if (c->environments[j].name && strcmp(c->environments[j].name, e->name) == 0) {
-				cfg_errorf(l, e->line, "%s[%zu]: duplicate name \"%s\" (first at line %d)",
+			if (c->environments[j].name &&
+			    strcmp(c->environments[j].name, e->name) == 0) {
+				cfg_errorf(l, e->line,
+					   "%s[%zu]: duplicate name \"%s\" (first at line %d)",
 					   path, i, e->name, c->environments[j].line);
 				break;
 			}
@@ -382,18 +323,20 @@ static void set_environments(struct loader *l, const struct key_spec *k, const c
 		if (e->match.n > 0)
 			continue;
 		if (dflt != NULL) {
-			cfg_errorf(l, e->line,
-				   "%s[%zu]: only one environment may omit match (the default), and "
-				   "\"%s\" at line %d already does",
-				   path, i, dflt->name, dflt->line);
+			cfg_errorf(
+			    l, e->line,
+			    "%s[%zu]: only one environment may omit match (the default), and "
+			    "\"%s\" at line %d already does",
+			    path, i, dflt->name, dflt->line);
 			continue;
 		}
 		dflt = e;
 		if (i + 1 != c->n_environments)
-			cfg_errorf(l, e->line,
-				   "%s[%zu]: \"%s\" has no match, so it is the default and must be the "
-				   "last entry (rules are tried in order and it matches everything)",
-				   path, i, e->name);
+			cfg_errorf(
+			    l, e->line,
+			    "%s[%zu]: \"%s\" has no match, so it is the default and must be the "
+			    "last entry (rules are tried in order and it matches everything)",
+			    path, i, e->name);
 	}
 	if (dflt != NULL) {
 		free(c->default_environment);
@@ -402,8 +345,8 @@ static void set_environments(struct loader *l, const struct key_spec *k, const c
 }
 
 /* noise: ordered rules, each with a reason and a non-empty match. */
-static void set_noise(struct loader *l, const struct key_spec *k, const char *path,
-		      yaml_node_t *n, void *field)
+static void set_noise(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
+		      void *field)
 {
 	struct config *c = field;
 
@@ -422,9 +365,10 @@ static void set_noise(struct loader *l, const struct key_spec *k, const char *pa
 	}
 }
 
+/* clang-format off */
 static const struct key_spec top_keys[] = {
 	{.name = "listen", .fn = set_listen},
-	{.name = "log_level", .fn = set_log_level, .offset = offsetof(struct config, log_level)},
+	{.name = "log_level", .fn = set_log_level, .offset = CFG(log_level)},
 	{.name = "storage", .fn = cfg_set_section, .sub = storage_keys},
 	{.name = "webhook", .fn = cfg_set_section, .sub = webhook_keys},
 	{.name = "environments", .fn = set_environments},
@@ -434,6 +378,7 @@ static const struct key_spec top_keys[] = {
 	{.name = "channels", .fn = set_channels, .sub = channel_keys},
 	{0},
 };
+/* clang-format on */
 
 /* A config holding only the defaults. */
 static struct config *config_defaults(const char *path)
@@ -509,7 +454,8 @@ struct config *config_load(const char *path, char *err, size_t errlen)
 	text = cfg_read_file(path, CONFIG_MAX_BYTES, &len);
 	if (text == NULL)
 		cfg_errorf(&l, 0, "cannot read the configuration: %s",
-			   errno == EFBIG ? "larger than 1 MiB" : strerror_r(errno, ebuf, sizeof(ebuf)));
+			   errno == EFBIG ? "larger than 1 MiB"
+					  : strerror_r(errno, ebuf, sizeof(ebuf)));
 	else
 		cfg_parse_text(&l, text, len, top_keys, c);
 	free(text);
@@ -590,6 +536,7 @@ bool host_is_loopback(const char *host)
 	if (inet_pton(AF_INET, buf, &a4) == 1)
 		return (ntohl(a4.s_addr) >> 24) == 127;
 	if (inet_pton(AF_INET6, buf, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
 	return false;
 }

@@ -2,8 +2,9 @@
  * This file contains the generic half of the config loader: reading the file,
  * libyaml parsing with syntax errors mapped to lines, a table-driven walker
  * over mappings and lists, scalar parsers (strings, booleans, decimal
- * integers, durations) and error collection. It knows nothing about which
- * keys exist; config.c holds the tables.
+ * integers, durations), *_env / *_file secret resolution and error
+ * collection. It knows nothing about which keys exist; config.c holds the
+ * tables.
  */
 #include "config_yaml.h"
 
@@ -17,7 +18,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "util.h"
+
+#define SECRET_MAX_BYTES (64 * 1024)
 
 void cfg_errorf(struct loader *l, int line, const char *fmt, ...)
 {
@@ -81,9 +85,11 @@ yaml_node_t *cfg_node(struct loader *l, int index)
 
 bool cfg_is_null(const yaml_node_t *n)
 {
-	const char *v = (const char *)n->data.scalar.value;
+	const char *v;
+
 	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return false;
+	v = (const char *)n->data.scalar.value;
 	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
 	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
@@ -117,7 +123,8 @@ const char *cfg_pair_key(struct loader *l, const yaml_node_t *map, const yaml_no
 	const yaml_node_t *k = cfg_node(l, p->key);
 	const char *name = (const char *)k->data.scalar.value;
 
-	if (k->type != YAML_SCALAR_NODE || cfg_is_null(k) || strlen(name) != k->data.scalar.length) {
+	if (k->type != YAML_SCALAR_NODE || cfg_is_null(k) ||
+	    strlen(name) != k->data.scalar.length) {
 		cfg_errorf(l, cfg_line(k), "keys in %s must be plain names, got %s", where,
 			   node_kind(k));
 		return NULL;
@@ -126,8 +133,9 @@ const char *cfg_pair_key(struct loader *l, const yaml_node_t *map, const yaml_no
 		const yaml_node_t *qk = cfg_node(l, q->key);
 		if (qk->type == YAML_SCALAR_NODE &&
 		    strcmp((const char *)qk->data.scalar.value, name) == 0) {
-			cfg_errorf(l, cfg_line(k), "duplicate key \"%.64s\" in %s (first at line %d)",
-				   name, where, cfg_line(qk));
+			cfg_errorf(l, cfg_line(k),
+				   "duplicate key \"%.64s\" in %s (first at line %d)", name, where,
+				   cfg_line(qk));
 			return NULL;
 		}
 	}
@@ -144,10 +152,11 @@ static void unknown_key(struct loader *l, const struct key_spec *keys, const cha
 	snprintf(env, sizeof(env), "%s_env", name);
 	for (const struct key_spec *k = keys; k->name; k++) {
 		if (strcmp(k->name, env) == 0) {
-			cfg_errorf(l, line,
-				   "inline secret \"%s\" in %s is not allowed: put the name of an "
-				   "environment variable in %s_env, or the path of a file in %s_file",
-				   name, where, name, name);
+			cfg_errorf(
+			    l, line,
+			    "inline secret \"%.64s\" in %s is not allowed: put the name of an "
+			    "environment variable in %s_env, or the path of a file in %s_file",
+			    name, where, name, name);
 			return;
 		}
 	}
@@ -171,7 +180,8 @@ void cfg_parse_map(struct loader *l, const struct key_spec *keys, const char *pr
 			   where, node_kind(n));
 		return;
 	}
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
 		const char *name = cfg_pair_key(l, n, p, where);
 		const struct key_spec *k;
 		char path[256];
@@ -221,8 +231,8 @@ void *cfg_parse_list(struct loader *l, const struct key_spec *keys, const char *
 	return arr;
 }
 
-void cfg_set_string(struct loader *l, const struct key_spec *k, const char *path,
-		    yaml_node_t *n, void *field)
+void cfg_set_string(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
+		    void *field)
 {
 	const char *s = cfg_scalar(l, path, n, "a string");
 	char **out = field;
@@ -241,7 +251,8 @@ void cfg_set_string(struct loader *l, const struct key_spec *k, const char *path
 void cfg_set_bool(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
 		  void *field)
 {
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+	static const char *const yes[] = {"true", "yes", "on"};
+	static const char *const no[] = {"false", "no", "off"};
 	const char *s = cfg_scalar(l, path, n, "true or false");
 	bool *out = field;
 
@@ -291,8 +302,8 @@ void cfg_set_size(struct loader *l, const struct key_spec *k, const char *path, 
 	*(size_t *)field = (size_t)v;
 }
 
-void cfg_set_duration(struct loader *l, const struct key_spec *k, const char *path,
-		      yaml_node_t *n, void *field)
+void cfg_set_duration(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
+		      void *field)
 {
 	const char *s = cfg_scalar(l, path, n, "a duration");
 	char lo[32], hi[32];
@@ -317,10 +328,92 @@ void cfg_set_duration(struct loader *l, const struct key_spec *k, const char *pa
 	*(int64_t *)field = v;
 }
 
-void cfg_set_section(struct loader *l, const struct key_spec *k, const char *path,
-		     yaml_node_t *n, void *field)
+void cfg_set_section(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
+		     void *field)
 {
 	cfg_parse_map(l, k->sub, path, n, field);
+}
+
+/* True when the other half of a secret (env/file) is already set; reports it. */
+static bool secret_both(struct loader *l, const char *path, const struct secret *sec,
+			yaml_node_t *n)
+{
+	size_t n_path = strlen(path);
+	size_t base =
+	    n_path >= 5 && strcmp(path + n_path - 5, "_file") == 0 ? n_path - 5 : n_path - 4;
+
+	if (sec->env == NULL && sec->file == NULL)
+		return false;
+	cfg_errorf(l, cfg_line(n), "%s: set either %.*s_env or %.*s_file, not both", path,
+		   (int)base, path, (int)base, path);
+	return true;
+}
+
+void cfg_set_secret_env(struct loader *l, const struct key_spec *k, const char *path,
+			yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "an environment variable name");
+	struct secret *sec = field;
+	const char *v;
+
+	(void)k;
+	if (s == NULL || secret_both(l, path, sec, n))
+		return;
+	/* The value is not echoed: it may be the token itself, pasted in the wrong key. */
+	if (!(isalpha((unsigned char)s[0]) || s[0] == '_') ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+		strlen(s)) {
+		cfg_errorf(
+		    l, cfg_line(n),
+		    "%s: must be the name of an environment variable (letters, digits and _), "
+		    "not the secret itself",
+		    path);
+		return;
+	}
+	sec->env = xstrdup(s);
+	v = getenv(s);
+	if (v == NULL || v[0] == '\0')
+		cfg_errorf(l, cfg_line(n), "%s: environment variable %s is %s", path, s,
+			   v ? "empty" : "not set");
+	else
+		sec->value = xstrdup(v);
+}
+
+void cfg_set_secret_file(struct loader *l, const struct key_spec *k, const char *path,
+			 yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a file path");
+	struct secret *sec = field;
+	char ebuf[128];
+	size_t len;
+	char *data;
+
+	(void)k;
+	if (s == NULL || secret_both(l, path, sec, n))
+		return;
+	sec->file = xstrdup(s);
+	data = cfg_read_file(s, SECRET_MAX_BYTES, &len);
+	if (data == NULL && errno == EFBIG) {
+		cfg_errorf(l, cfg_line(n), "%s: \"%s\" is larger than 64 KiB", path, s);
+		return;
+	}
+	if (data == NULL) {
+		cfg_errorf(l, cfg_line(n), "%s: cannot read \"%s\": %s", path, s,
+			   strerror_r(errno, ebuf, sizeof(ebuf)));
+		return;
+	}
+	if (len > 0 && data[len - 1] == '\n') {
+		data[--len] = '\0';
+		if (len > 0 && data[len - 1] == '\r') /* CRLF counts as one newline */
+			data[--len] = '\0';
+	}
+	if (len == 0 || strlen(data) != len)
+		cfg_errorf(l, cfg_line(n), "%s: \"%s\" is %s", path, s,
+			   len ? "not text (it contains a NUL byte)" : "empty");
+	else
+		sec->value = xstrdup(data);
+	explicit_bzero(data, len);
+	free(data);
 }
 
 /* Line (1-based) of byte offset off in text. */
@@ -371,8 +464,10 @@ void cfg_parse_text(struct loader *l, const char *text, size_t len, const struct
 	l->doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (root != NULL && !cfg_is_null(root) && root->type != YAML_MAPPING_NODE)
-		cfg_errorf(l, cfg_line(root), "the top level must be a mapping (key: value lines), "
-					      "got %s", node_kind(root));
+		cfg_errorf(l, cfg_line(root),
+			   "the top level must be a mapping (key: value lines), "
+			   "got %s",
+			   node_kind(root));
 	else if (root != NULL)
 		cfg_parse_map(l, keys, "", root, base);
 	if (root != NULL) {
@@ -381,8 +476,9 @@ void cfg_parse_text(struct loader *l, const char *text, size_t len, const struct
 		} else {
 			yaml_node_t *r2 = yaml_document_get_root_node(&extra);
 			if (r2 != NULL)
-				cfg_errorf(l, (int)extra.start_mark.line + 1,
-					   "only one YAML document is allowed (remove this \"---\")");
+				cfg_errorf(
+				    l, (int)extra.start_mark.line + 1,
+				    "only one YAML document is allowed (remove this \"---\")");
 			yaml_document_delete(&extra);
 		}
 	}

@@ -19,7 +19,7 @@ static char tmpdir[64];
 static char cfg_path[128];
 static char err[8192];
 
-/* Writes text to name inside tmpdir; returns the full path (static buffer per call site copy). */
+/* Writes text to name inside tmpdir; returns its path in a static buffer (copy it to keep it). */
 static const char *write_file(const char *name, const char *text, size_t len)
 {
 	static char path[192];
@@ -50,7 +50,7 @@ static struct config *load(const char *text)
 	do {                                                                                       \
 		struct config *c_ = load(text);                                                    \
 		CHECK(c_ == NULL);                                                                 \
-		CHECK(err[0] != '\0' && strcmp(err, "X") != 0);                                   \
+		CHECK(err[0] != '\0' && strcmp(err, "X") != 0);                                    \
 		config_unref(c_);                                                                  \
 	} while (0)
 
@@ -77,7 +77,8 @@ static int err_has(int line, const char *msg)
 	do {                                                                                       \
 		if (!err_has((line), (msg))) {                                                     \
 			harness_current_failed++;                                                  \
-			fprintf(stderr, "FAIL %s (%s:%d): no error at line %d containing \"%s\"\n", \
+			fprintf(stderr,                                                            \
+				"FAIL %s (%s:%d): no error at line %d containing \"%s\"\n",        \
 				harness_current, __FILE__, __LINE__, (line), (msg));               \
 			fprintf(stderr, "  errors were:\n%s\n", err);                              \
 		}                                                                                  \
@@ -434,7 +435,8 @@ static void test_environments(void)
 	CHECK_ERR(2, "environments[0]: \"a\" has no match");
 	CHECK_ERR(3, "environments[1]: only one environment may omit match (the default), and "
 		     "\"a\" at line 2 already does");
-	LOAD_FAILS("environments:\n  - name: a\n    match: {x: y}\n  - name: a\n    match: {x: z}\n");
+	LOAD_FAILS(
+	    "environments:\n  - name: a\n    match: {x: y}\n  - name: a\n    match: {x: z}\n");
 	CHECK_ERR(4, "environments[1]: duplicate name \"a\" (first at line 2)");
 	LOAD_FAILS("environments:\n  - name: Prod env\n    match: {x: y}\n");
 	CHECK_ERR(2, "environments[0].name: \"Prod env\" is not a valid name (use lowercase "
@@ -528,12 +530,21 @@ static void test_bad_duration(void)
 
 static void test_bad_listen(void)
 {
+	/* clang-format off */
 	static const char *const bad[] = {
-		"listen: 127.0.0.1:70000\n", "listen: 127.0.0.1\n",   "listen: \"127.0.0.1:\"\n",
-		"listen: \"::1:8788\"\n",    "listen: \"[::1]\"\n",   "listen: 127.0.0.1:-1\n",
-		"listen: \"[nope]:80\"\n",   "listen: 127.1:80\n",    "listen: ho st:80\n",
-		"listen: 127.0.0.1:8o\n",    "listen: 127.0.0.1:123456\n",
+		"listen: 127.0.0.1:70000\n",
+		"listen: 127.0.0.1:123456\n",
+		"listen: 127.0.0.1:-1\n",
+		"listen: 127.0.0.1:8o\n",
+		"listen: 127.0.0.1\n",
+		"listen: \"127.0.0.1:\"\n",
+		"listen: \"::1:8788\"\n",      /* IPv6 without brackets */
+		"listen: \"[::1]\"\n",
+		"listen: \"[nope]:80\"\n",
+		"listen: 127.1:80\n",          /* looks like an address, is not one */
+		"listen: ho st:80\n",
 	};
+	/* clang-format on */
 	struct config *c;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -678,10 +689,10 @@ static void test_host_is_loopback(void)
 static void test_example_file(void)
 {
 	static const char *const candidates[] = {
-		"contrib/nightshift.example.yaml",
-		"../contrib/nightshift.example.yaml",
-		"../../contrib/nightshift.example.yaml",
-		"../../../contrib/nightshift.example.yaml",
+	    "contrib/nightshift.example.yaml",
+	    "../contrib/nightshift.example.yaml",
+	    "../../contrib/nightshift.example.yaml",
+	    "../../../contrib/nightshift.example.yaml",
 	};
 	struct kv_list labels = {0};
 	struct config *c = NULL;
