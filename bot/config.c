@@ -531,7 +531,7 @@ bool host_is_loopback(const char *host)
 		return false;
 	memcpy(buf, host, n);
 	buf[n] = '\0';
-	if (strcasecmp(buf, "localhost") == 0 || strcasecmp(buf, "localhost.") == 0)
+	if (strcasecmp(buf, "localhost") == 0)
 		return true;
 	if (inet_pton(AF_INET, buf, &a4) == 1)
 		return (ntohl(a4.s_addr) >> 24) == 127;

@@ -210,9 +210,12 @@ static void reload(struct daemon *d)
 	struct config *next = config_load(d->cfg->path, err, sizeof(err));
 
 	if (next == NULL) {
+		/* One log line: newlines become "; ", quotes become apostrophes. */
 		for (char *p = err; *p; p++)
 			if (*p == '\n')
 				*p = ';';
+			else if (*p == '"')
+				*p = '\'';
 		log_error("event=reload_failed path=%s errors=\"%s\"", d->cfg->path, err);
 		return;
 	}

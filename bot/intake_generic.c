@@ -53,17 +53,18 @@ static int one_alert(const cJSON *item, const void *ctx, struct alert *a, char *
 	if (labels != NULL && !cJSON_IsNull(labels) &&
 	    intake_labels_from_json(labels, &a->labels, err, errlen) < 0)
 		return -1;
-	name = kv_list_get(&a->labels, "alertname");
-	if (str_empty(name))
+	if (str_empty(kv_list_get(&a->labels, "alertname"))) {
 		name = intake_str(item, "alertname");
-	if (str_empty(name))
-		name = intake_str(item, "title");
-	if (str_empty(name)) {
-		snprintf(err, errlen, "alert has no alertname (set labels.alertname or title)");
-		return -1;
+		if (str_empty(name))
+			name = intake_str(item, "title");
+		if (str_empty(name)) {
+			snprintf(err, errlen,
+				 "alert has no alertname (set labels.alertname or title)");
+			return -1;
+		}
+		if (intake_label_set(&a->labels, "alertname", name, err, errlen) < 0)
+			return -1;
 	}
-	if (intake_label_set(&a->labels, "alertname", name, err, errlen) < 0)
-		return -1;
 	if (parse_status(item, &a->status) < 0) {
 		snprintf(err, errlen, "alert status must be \"firing\" or \"resolved\"");
 		return -1;

@@ -29,6 +29,8 @@ int log_level_parse(const char *s, enum log_level *out)
 }
 
 static void emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 {
 	static const char *words[] = {"debug", "info", "warn", "error"};
 	char line[2048];

@@ -228,6 +228,34 @@ void store_rollback(struct store *s)
 		(void)store_exec(s, "ROLLBACK");
 }
 
+static int run_slot(struct store *s, int slot, const char *sql)
+{
+	sqlite3_stmt *st = store_stmt(s, slot, sql);
+	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+	if (st)
+		sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("event=sql_error sql=\"%s\" message=\"%s\"", sql, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+int store_savepoint(struct store *s)
+{
+	return run_slot(s, STORE_MAX_STMTS - 3, "SAVEPOINT job");
+}
+
+int store_release(struct store *s)
+{
+	return run_slot(s, STORE_MAX_STMTS - 2, "RELEASE job");
+}
+
+int store_rollback_to(struct store *s)
+{
+	return run_slot(s, STORE_MAX_STMTS - 1, "ROLLBACK TO job");
+}
+
 sqlite3_stmt *store_stmt(struct store *s, int slot, const char *sql)
 {
 	sqlite3_stmt *st;

@@ -38,11 +38,17 @@ int store_commit(struct store *s);
 void store_rollback(struct store *s);
 
 /*
- * Returns the cached statement for slot (0..STORE_MAX_STMTS-1), preparing sql
+ * Returns the cached statement for slot (0..STORE_MAX_STMTS-4; the last three
+ * are the savepoint's), preparing sql
  * on first use; reset and with bindings cleared. Owned by the store. A slot
  * must always be used with the same sql. NULL on a prepare error (logged).
  */
 sqlite3_stmt *store_stmt(struct store *s, int slot, const char *sql);
+
+/* SAVEPOINT / RELEASE / ROLLBACK TO one fixed savepoint (prepared once). 0 or -1. */
+int store_savepoint(struct store *s);
+int store_release(struct store *s);
+int store_rollback_to(struct store *s);
 
 /* Runs sql (no results) and logs errors; 0 or -1. */
 int store_exec(struct store *s, const char *sql);

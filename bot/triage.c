@@ -29,7 +29,6 @@ enum {
 	ST_FIRING_MEMBERS,
 	ST_RESOLVE_INCIDENT,
 	ST_REOPEN_INCIDENT,
-	ST_LINK_ALERT,
 	ST_LOAD_VIEW,
 };
 
@@ -40,17 +39,21 @@ const char *triage_action_name(enum triage_action a)
 	return (unsigned)a < ARRAY_LEN(names) ? names[a] : "unknown";
 }
 
+/* The list as a JSON object; owned. */
 static char *kv_json(const struct kv_list *l)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *s;
-	for (size_t i = 0; i < l->n; i++)
-		cJSON_AddStringToObject(o, l->items[i].key, l->items[i].value);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (s == NULL)
-		fatal("event=oom what=kv_json");
-	return s;
+	struct buf b;
+	buf_init(&b, 0);
+	buf_puts(&b, "{");
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			buf_puts(&b, ",");
+		buf_json_string(&b, l->items[i].key);
+		buf_puts(&b, ":");
+		buf_json_string(&b, l->items[i].value);
+	}
+	buf_puts(&b, "}");
+	return buf_detach(&b);
 }
 
 static int step_done(struct triage_ctx *ctx, sqlite3_stmt *st, char *err, size_t errlen)
@@ -63,15 +66,16 @@ static int step_done(struct triage_ctx *ctx, sqlite3_stmt *st, char *err, size_t
 	return 0;
 }
 
-static int insert_alert(struct triage_ctx *ctx, const struct alert *a, int64_t *id, char *err,
-			size_t errlen)
+/* Stores the alert as received, linked to its incident (0: none). */
+static int insert_alert(struct triage_ctx *ctx, const struct alert *a, int64_t incident,
+			int64_t *id, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = store_stmt(
 		ctx->store, ST_INSERT_ALERT,
 		"INSERT INTO alerts (received_at, source, status, alertname, severity, environment,"
 		" cluster, namespace, workload, summary, labels, annotations, starts_at, ends_at,"
-		" source_fingerprint, fingerprint, group_key, generator_url, raw)"
-		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+		" source_fingerprint, fingerprint, group_key, generator_url, raw, incident_id)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	char *labels, *annotations;
 	int rc;
 
@@ -100,6 +104,8 @@ static int insert_alert(struct triage_ctx *ctx, const struct alert *a, int64_t *
 	store_bind_text(st, 17, a->group_key);
 	store_bind_text(st, 18, a->generator_url);
 	store_bind_text(st, 19, a->raw ? a->raw : "{}");
+	if (incident)
+		sqlite3_bind_int64(st, 20, incident);
 	rc = step_done(ctx, st, err, errlen);
 	*id = sqlite3_last_insert_rowid(store_db(ctx->store));
 	return rc;
@@ -156,18 +162,6 @@ static int upsert_member(struct triage_ctx *ctx, int64_t incident, const struct 
 	store_bind_text(st, 2, a->source_fingerprint);
 	store_bind_text(st, 3, alert_status_name(a->status));
 	sqlite3_bind_int64(st, 4, ctx->now_ms);
-	return step_done(ctx, st, err, errlen);
-}
-
-static int link_alert(struct triage_ctx *ctx, int64_t alert_id, int64_t incident, char *err,
-		      size_t errlen)
-{
-	sqlite3_stmt *st = store_stmt(ctx->store, ST_LINK_ALERT,
-				      "UPDATE alerts SET incident_id = ? WHERE id = ?");
-	if (st == NULL)
-		return snprintf(err, errlen, "cannot prepare alert link"), -1;
-	sqlite3_bind_int64(st, 1, incident);
-	sqlite3_bind_int64(st, 2, alert_id);
 	return step_done(ctx, st, err, errlen);
 }
 
@@ -401,12 +395,10 @@ int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome 
 	found = latest_incident(ctx, a->fingerprint, &inc, err, errlen);
 	if (found < 0)
 		return -1;
-	if (!ctx->dry_run && insert_alert(ctx, a, &out->alert_id, err, errlen) < 0)
-		return -1;
 	if ((a->status == ALERT_FIRING ? triage_firing(ctx, a, found, &inc, out, err, errlen)
 				       : triage_resolved(ctx, a, found, &inc, out, err, errlen)) < 0)
 		return -1;
-	if (!ctx->dry_run && out->incident_id)
-		return link_alert(ctx, out->alert_id, out->incident_id, err, errlen);
-	return 0;
+	if (ctx->dry_run)
+		return 0;
+	return insert_alert(ctx, a, out->incident_id, &out->alert_id, err, errlen);
 }

@@ -57,9 +57,10 @@ char *xasprintf(const char *fmt, ...)
 	va_list ap;
 	char *out;
 	int n;
+	char probe[1];
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(probe, sizeof(probe), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		fatal("event=format_error");
@@ -127,9 +128,10 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
+	char probe[1];
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(probe, sizeof(probe), fmt, ap);
 	va_end(ap);
 	if (n < 0 || buf_grow(b, (size_t)n) < 0)
 		return -1;

@@ -55,11 +55,11 @@ static void run_batch(struct writer *w, struct writer_job *batch, struct config 
 			snprintf(j->error, sizeof(j->error), "store unavailable");
 			continue;
 		}
-		store_exec(w->store, "SAVEPOINT job");
+		store_savepoint(w->store);
 		j->status = j->run(j, &env, j->error, sizeof(j->error));
 		if (j->status < 0)
-			store_exec(w->store, "ROLLBACK TO job");
-		store_exec(w->store, "RELEASE job");
+			store_rollback_to(w->store);
+		store_release(w->store);
 	}
 	if (rc == 0 && store_commit(w->store) < 0) {
 		store_rollback(w->store);

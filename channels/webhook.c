@@ -419,6 +419,8 @@ static int webhook_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 {
 	struct session *s = user;
 
+	if (s == NULL) /* e.g. CLOSED_HTTP of a connection that never made a request */
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		session_reset(s);

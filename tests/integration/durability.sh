@@ -75,13 +75,19 @@ verify_acked() {
 		not_ok "[$phase] incidents --json works after the restart" "$(head -c 300 "$T/inc.err")"
 		return
 	fi
-	missing=$(sqlite3 -batch -noheader :memory: "
-		CREATE TABLE acked(name TEXT);
-		CREATE TABLE stored(name TEXT);
-		INSERT INTO stored SELECT json_extract(value,'\$.alertname')
-			FROM json_each(CAST(readfile('$T/inc.json') AS TEXT));
-		.import $T/acked-$phase.txt acked
-		SELECT name FROM acked WHERE name NOT IN (SELECT name FROM stored);" | head -n 2000)
+	if ! missing=$(sqlite3 -batch -noheader :memory: 2>&1 <<SQL
+CREATE TABLE acked(name TEXT);
+CREATE TABLE stored(name TEXT);
+INSERT INTO stored SELECT json_extract(value,'\$.alertname')
+	FROM json_each(CAST(readfile('$T/inc.json') AS TEXT));
+.import $T/acked-$phase.txt acked
+SELECT name FROM acked WHERE name NOT IN (SELECT name FROM stored);
+SQL
+	) || printf '%s' "$missing" | grep -q 'Error'; then
+		not_ok "[$phase] all $acked alerts answered 202 are stored" "sqlite3 failed: $missing"
+		return
+	fi
+	missing=$(printf '%s\n' "$missing" | head -n 2000 | sed '/^$/d')
 	if [ -z "$missing" ]; then
 		ok "[$phase] all $acked alerts answered 202 are stored"
 	else
@@ -92,11 +98,16 @@ verify_acked() {
 	dup=$(inc_sql "SELECT count(*) - count(DISTINCT alertname) FROM inc WHERE alertname LIKE 'Durable${phase}%'")
 	check "[$phase] no alert is stored twice" 0 "$dup"
 	local bad
-	bad=$(awk '$2 != 202 && $2 != "000" { print }' "$T/results-$phase.txt" | head -n 5)
+	# After SIGTERM the bot "stops accepting": a request that arrives on an
+	# open connection during the drain may be refused with 503 (senders such
+	# as Alertmanager retry 5xx). Any other code is wrong.
+	local allowed=' 202 000 '
+	[ "$phase" = T ] && allowed=' 202 000 503 '
+	bad=$(awk -v ok="$allowed" 'index(ok, " " $2 " ") == 0 { print }' "$T/results-$phase.txt" | head -n 5)
 	if [ -z "$bad" ]; then
-		ok "[$phase] every answer was 202 (or no answer after the stop)"
+		ok "[$phase] every answer was${allowed// / or } (none other)"
 	else
-		not_ok "[$phase] every answer was 202 (or no answer after the stop)" "$bad"
+		not_ok "[$phase] every answer was${allowed// / or } (none other)" "$bad"
 	fi
 }
 
@@ -105,10 +116,10 @@ start_bot || bail "nightshift starts and answers GET /healthz with 200"
 ok "nightshift starts and answers GET /healthz with 200"
 run_load K
 sleep 1.5
-KILLED_PID=$BOT_PID
+disown "$BOT_PID" 2>/dev/null # no "Killed" job message; its status is not needed
 kill -KILL "$BOT_PID"
 wait_gone "$BOT_PID" 5
-wait "$BOT_PID" 2>/dev/null
+{ wait "$BOT_PID"; } 2>/dev/null
 BOT_PID=
 sleep 0.3
 stop_load K
@@ -144,7 +155,8 @@ stop_load T
 total=$(wc -l <"$T/results-T.txt" | tr -d ' ')
 acked=$(wc -l <"$T/acked-T.txt" | tr -d ' ')
 empty=$(awk '$3 == 52' "$T/results-T.txt" | wc -l | tr -d ' ')
-diag "SIGTERM phase: $total requests, $acked answered 202, $empty empty replies (curl 52)"
+refused=$(awk '$2 == 503' "$T/results-T.txt" | wc -l | tr -d ' ')
+diag "SIGTERM phase: $total requests, $acked answered 202, $refused refused with 503, $empty empty replies (curl 52)"
 check_ge "[T] the load got at least 50 alerts accepted before SIGTERM" "$acked" 50
 if [ "$empty" -gt 0 ]; then
 	diag "note: $empty requests got an empty reply at shutdown (closed without an answer)"

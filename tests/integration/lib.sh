@@ -385,7 +385,7 @@ is_error_json() {
 
 # inc_load : runs `incidents --json` into $T/inc.json; 0 when it worked and is a JSON array
 inc_load() {
-	if ! timeout 10 "$NS" incidents -c "$CONF" --json >"$T/inc.json" 2>"$T/inc.err"; then
+	if ! timeout 10 "$NS" incidents -c "${INC_CONF:-$CONF}" --json >"$T/inc.json" 2>"$T/inc.err"; then
 		return 1
 	fi
 	[ "$(sqlite3 -batch -noheader :memory: \

@@ -254,6 +254,12 @@ static void test_multiple_errors(void)
 	CHECK(strstr(err, ":1: ") < strstr(err, ":3: "));
 	CHECK(strstr(err, ":5: ") < strstr(err, ":6: "));
 
+	/* Cross-key checks run last but are still reported in line order. */
+	LOAD_FAILS("listen: 0.0.0.0:8788\nbogus: 1\n");
+	CHECK_ERR(1, "is not a loopback address");
+	CHECK_ERR(2, "unknown key \"bogus\"");
+	CHECK(strstr(err, ":1: ") != NULL && strstr(err, ":1: ") < strstr(err, ":2: "));
+
 	/* A too-small buffer gets a truncated, terminated report. */
 	{
 		char small[16];
