@@ -221,9 +221,9 @@ P99_1=$(field "$NS_C1" p99_us)
 
 echo
 echo "nightshift benchmark — ${SECS}s per run, wrk -t$WRK_THREADS, loopback, $(nproc) cores"
-printf '%-44s %-22s %-12s %s\n' "measure" "value" "target" "result"
-printf '%-44s %-22s %-12s %s\n' "-------" "-----" "------" "------"
-row() { printf '%-44s %-22s %-12s %s\n' "$1" "${2:-n/a}" "${3:-}" "${4:-}"; }
+printf '%-50s %-22s %-12s %s\n' "measure" "value" "target" "result"
+printf '%-50s %-22s %-12s %s\n' "-------" "-----" "------" "------"
+row() { printf '%-50s %-22s %-12s %s\n' "$1" "${2:-n/a}" "${3:-}" "${4:-}"; }
 row "nightshift ingest c=1   alerts/s (2xx)" "$R_NS1"
 row "nightshift ingest c=1   p50 / p99" "$(ms "$(field "$NS_C1" p50_us)") / $(ms "$P99_1")" "p99 < 5 ms" "$(verdict 'v < 5000' "$P99_1")"
 row "nightshift ingest c=10  alerts/s (2xx)" "$R_NS10" ">= 20000" "$(verdict 'v >= 20000' "$R_NS10")"

@@ -104,10 +104,12 @@ SQL
 	local allowed=' 202 000 '
 	[ "$phase" = T ] && allowed=' 202 000 503 '
 	bad=$(awk -v ok="$allowed" 'index(ok, " " $2 " ") == 0 { print }' "$T/results-$phase.txt" | head -n 5)
+	local label
+	label=$(echo $allowed | sed 's/ /, /g')
 	if [ -z "$bad" ]; then
-		ok "[$phase] every answer was${allowed// / or } (none other)"
+		ok "[$phase] every answer was one of $label (000 = no answer)"
 	else
-		not_ok "[$phase] every answer was${allowed// / or } (none other)" "$bad"
+		not_ok "[$phase] every answer was one of $label (000 = no answer)" "$bad"
 	fi
 }
 
