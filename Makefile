@@ -29,7 +29,7 @@ deps:
 	@sh contrib/deps.sh
 
 nightshift: $(BUILD)/nightshift
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/nightshift: $(BUILD)/bot/main.o $(BUILD)/libnightshift.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

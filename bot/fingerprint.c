@@ -34,33 +34,33 @@ struct rule {
 
 /* Order matters: specific shapes first, bare numbers last. */
 static const struct rule rules[] = {
-	/* UUIDs, before hex runs eat their last group. */
-	{"(?i)(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-	 "(?![0-9a-z])",
-	 "<uuid>"},
-	/* RFC 3339 / ISO 8601 timestamps and dates. */
-	{"(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?"
-	 "(?:[.,][0-9]+)?(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})?)?(?![0-9])",
-	 "<ts>"},
-	/* IPv4 with an optional port. */
-	{"(?<![0-9.])(?:[0-9]{1,3}\\.){3}[0-9]{1,3}(?::[0-9]{1,5})?(?![0-9])", "<ip>"},
-	/* IPv4 written with dashes, as in ip-10-0-1-23.ec2.internal. */
-	{"(?<![0-9])[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(?![0-9]|-[0-9])", "<ip>"},
-	/* IPv6: eight groups, or a compressed form with "::" and at least one digit. */
-	{"(?i)(?<![0-9a-z:.])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?=[0-9a-f:]*[0-9a-f])"
-	 "(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?)"
-	 "(?![0-9a-z:])",
-	 "<ip>"},
-	/* Long hex: container ids, digests, trace ids. */
-	{"(?<![0-9A-Za-z])[0-9a-fA-F]{12,}(?![0-9A-Za-z])", "<hex>"},
-	/* StatefulSet pod (web-0) or job number: a numeric last segment. */
-	{"(?<=[a-z0-9])-[0-9]+" NAME_END, "-#"},
-	/* Deployment pod: name-<replicaset hash>-<5 random>. */
-	{"(?<=[a-z0-9])-" RANDOM_SEG("4,10") "-" RANDOM_SEG("5") NAME_END, "-<pod>"},
-	/* DaemonSet/Job pod (name-<5 random>) or a bare hash suffix (name-7f9c). */
-	{"(?<=[a-z0-9])-" RANDOM_SEG("4,10") NAME_END, "-<pod>"},
-	/* Whatever numbers are left standing alone. */
-	{"(?<![A-Za-z0-9])[0-9]+(?![A-Za-z0-9])", "#"},
+    /* UUIDs, before hex runs eat their last group. */
+    {"(?i)(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+     "(?![0-9a-z])",
+     "<uuid>"},
+    /* RFC 3339 / ISO 8601 timestamps and dates. */
+    {"(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?"
+     "(?:[.,][0-9]+)?(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})?)?(?![0-9])",
+     "<ts>"},
+    /* IPv4 with an optional port. */
+    {"(?<![0-9.])(?:[0-9]{1,3}\\.){3}[0-9]{1,3}(?::[0-9]{1,5})?(?![0-9])", "<ip>"},
+    /* IPv4 written with dashes, as in ip-10-0-1-23.ec2.internal. */
+    {"(?<![0-9])[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(?![0-9]|-[0-9])", "<ip>"},
+    /* IPv6: eight groups, or a compressed form with "::" and at least one digit. */
+    {"(?i)(?<![0-9a-z:.])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?=[0-9a-f:]*[0-9a-f])"
+     "(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?)"
+     "(?![0-9a-z:])",
+     "<ip>"},
+    /* Long hex: container ids, digests, trace ids. */
+    {"(?<![0-9A-Za-z])[0-9a-fA-F]{12,}(?![0-9A-Za-z])", "<hex>"},
+    /* StatefulSet pod (web-0) or job number: a numeric last segment. */
+    {"(?<=[a-z0-9])-[0-9]+" NAME_END, "-#"},
+    /* Deployment pod: name-<replicaset hash>-<5 random>. */
+    {"(?<=[a-z0-9])-" RANDOM_SEG("4,10") "-" RANDOM_SEG("5") NAME_END, "-<pod>"},
+    /* DaemonSet/Job pod (name-<5 random>) or a bare hash suffix (name-7f9c). */
+    {"(?<=[a-z0-9])-" RANDOM_SEG("4,10") NAME_END, "-<pod>"},
+    /* Whatever numbers are left standing alone. */
+    {"(?<![A-Za-z0-9])[0-9]+(?![A-Za-z0-9])", "#"},
 };
 
 struct fingerprinter {

@@ -57,8 +57,7 @@ void intake_push(struct intake_result *out, struct alert *a)
 	memset(a, 0, sizeof(*a));
 }
 
-int intake_batch(const cJSON *items, intake_one_fn one, const void *ctx,
-		 struct intake_result *out)
+int intake_batch(const cJSON *items, intake_one_fn one, const void *ctx, struct intake_result *out)
 {
 	const cJSON *item = cJSON_IsArray(items) ? items->child : items;
 	size_t i = 0;
@@ -268,10 +267,9 @@ void intake_finish(struct alert *a, const cJSON *item, const char *fallback_summ
 	static const char *const cluster_keys[] = {"cluster", "k8s_cluster", "cluster_name"};
 	static const char *const namespace_keys[] = {"namespace", "exported_namespace",
 						     "kubernetes_namespace"};
-	static const char *const workload_keys[] = {"deployment", "statefulset", "daemonset",
-						    "job_name",   "cronjob",     "service",
-						    "pod",        "container",   "instance",
-						    "monitor"};
+	static const char *const workload_keys[] = {
+	    "deployment", "statefulset", "daemonset", "job_name", "cronjob",
+	    "service",	  "pod",	 "container", "instance", "monitor"};
 	const char *name = kv_list_get(&a->labels, "alertname");
 	const char *v;
 
@@ -376,38 +374,41 @@ static int dispatch(const cJSON *root, enum intake_format f, struct intake_resul
 	bool alerts = object && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "alerts"));
 
 	if (f == INTAKE_AUTO && detect(root, &f) < 0)
-		return intake_fail(out, 422, "unknown payload shape (expected Alertmanager, "
-					     "Grafana, Uptime Kuma or generic JSON)");
+		return intake_fail(out, 422,
+				   "unknown payload shape (expected Alertmanager, "
+				   "Grafana, Uptime Kuma or generic JSON)");
 	switch (f) {
 	case INTAKE_ALERTMANAGER:
 		if (!alerts)
-			return intake_fail(out, 422, "expected an Alertmanager payload: an object "
-						     "with an \"alerts\" array");
+			return intake_fail(out, 422,
+					   "expected an Alertmanager payload: an object "
+					   "with an \"alerts\" array");
 		return intake_parse_alerts(root, f, out);
 	case INTAKE_GRAFANA:
 		if (!alerts)
-			return intake_fail(out, 422, "expected a Grafana alerting payload: an object "
-						     "with an \"alerts\" array");
+			return intake_fail(out, 422,
+					   "expected a Grafana alerting payload: an object "
+					   "with an \"alerts\" array");
 		return intake_parse_alerts(root, f, out);
 	case INTAKE_UPTIME_KUMA:
 		if (!object ||
 		    !(has(root, "heartbeat") || has(root, "monitor") || has(root, "msg")))
-			return intake_fail(out, 422, "expected an Uptime Kuma payload: an object "
-						     "with heartbeat, monitor and msg");
+			return intake_fail(out, 422,
+					   "expected an Uptime Kuma payload: an object "
+					   "with heartbeat, monitor and msg");
 		return intake_parse_kuma(root, out);
 	case INTAKE_GENERIC:
 		if (object && !has(root, "title") && !has(root, "alertname") &&
 		    !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "labels")))
-			return intake_fail(out, 422, "expected a generic alert: an object with "
-						     "\"title\", \"alertname\" or \"labels\"");
+			return intake_fail(out, 422,
+					   "expected a generic alert: an object with "
+					   "\"title\", \"alertname\" or \"labels\"");
 		return intake_parse_generic(root, out);
-	default:
-		return intake_fail(out, 422, "unknown payload format");
+	default: return intake_fail(out, 422, "unknown payload format");
 	}
 }
 
-int intake_parse(const char *body, size_t len, enum intake_format format,
-		 struct intake_result *out)
+int intake_parse(const char *body, size_t len, enum intake_format format, struct intake_result *out)
 {
 	const char *end = NULL;
 	char *copy = NULL;
@@ -445,7 +446,8 @@ int intake_parse(const char *body, size_t len, enum intake_format format,
 		goto done;
 	}
 	if (!cJSON_IsObject(root) && !cJSON_IsArray(root)) {
-		intake_fail(out, 400, "JSON root must be an object (or an array of alerts)");
+		/* Valid JSON, just not a shape any source sends. */
+		intake_fail(out, 422, "JSON root must be an object (or an array of alerts)");
 		goto done;
 	}
 	rc = dispatch(root, format, out);
@@ -473,8 +475,10 @@ int intake_format_from_path(const char *suffix, enum intake_format *out)
 	static const struct {
 		const char *name;
 		enum intake_format format;
-	} names[] = {{"alertmanager", INTAKE_ALERTMANAGER}, {"signoz", INTAKE_ALERTMANAGER},
-		     {"grafana", INTAKE_GRAFANA},           {"uptime-kuma", INTAKE_UPTIME_KUMA},
+	} names[] = {{"alertmanager", INTAKE_ALERTMANAGER},
+		     {"signoz", INTAKE_ALERTMANAGER},
+		     {"grafana", INTAKE_GRAFANA},
+		     {"uptime-kuma", INTAKE_UPTIME_KUMA},
 		     {"generic", INTAKE_GENERIC}};
 
 	for (size_t i = 0; suffix != NULL && i < ARRAY_LEN(names); i++) {

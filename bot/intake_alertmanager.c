@@ -20,9 +20,9 @@
 /* What every alert of one payload shares. */
 struct group {
 	enum alert_source source;
-	const char *status;           /* the group's status, or NULL */
+	const char *status;	      /* the group's status, or NULL */
 	const char *common_alertname; /* commonLabels.alertname, or NULL */
-	const char *group_key;        /* "" when absent; capped */
+	const char *group_key;	      /* "" when absent; capped */
 	const char *fallback_summary; /* Grafana title or message, or NULL */
 };
 
@@ -48,8 +48,7 @@ static int parse_status(const char *s, enum alert_status *out)
 	return 0;
 }
 
-static int one_alert(const cJSON *item, const void *ctx, struct alert *a, char *err,
-		     size_t errlen)
+static int one_alert(const cJSON *item, const void *ctx, struct alert *a, char *err, size_t errlen)
 {
 	const struct group *g = ctx;
 	const cJSON *labels, *status;
@@ -106,7 +105,7 @@ int intake_parse_alerts(const cJSON *root, enum intake_format format, struct int
 	g.source = format == INTAKE_GRAFANA ? SOURCE_GRAFANA : SOURCE_ALERTMANAGER;
 	g.status = intake_str(root, "status");
 	g.common_alertname =
-		intake_str(cJSON_GetObjectItemCaseSensitive(root, "commonLabels"), "alertname");
+	    intake_str(cJSON_GetObjectItemCaseSensitive(root, "commonLabels"), "alertname");
 	g.group_key = group_key;
 	g.fallback_summary = NULL;
 	if (format == INTAKE_GRAFANA) {

@@ -38,8 +38,7 @@ static int parse_status(const cJSON *item, enum alert_status *out)
 	return -1;
 }
 
-static int one_alert(const cJSON *item, const void *ctx, struct alert *a, char *err,
-		     size_t errlen)
+static int one_alert(const cJSON *item, const void *ctx, struct alert *a, char *err, size_t errlen)
 {
 	const cJSON *labels;
 	const char *name, *s;

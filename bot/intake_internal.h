@@ -15,13 +15,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define INTAKE_MAX_ALERTS 1000           /* per payload; the rest are rejected */
-#define INTAKE_MAX_LABELS 256            /* per alert; more rejects the alert */
-#define INTAKE_MAX_LABEL_NAME 256        /* bytes */
+#define INTAKE_MAX_ALERTS      1000	   /* per payload; the rest are rejected */
+#define INTAKE_MAX_LABELS      256	   /* per alert; more rejects the alert */
+#define INTAKE_MAX_LABEL_NAME  256	   /* bytes */
 #define INTAKE_MAX_LABEL_VALUE (16 * 1024) /* bytes; longer rejects the alert */
-#define INTAKE_MAX_ANNOTATIONS 256       /* per alert; the rest are dropped */
-#define INTAKE_MAX_ANNOTATION (64 * 1024) /* bytes; longer values are truncated */
-#define INTAKE_MAX_SUMMARY 300           /* characters of the one-line summary */
+#define INTAKE_MAX_ANNOTATIONS 256	   /* per alert; the rest are dropped */
+#define INTAKE_MAX_ANNOTATION  (64 * 1024) /* bytes; longer values are truncated */
+#define INTAKE_MAX_SUMMARY     300	   /* characters of the one-line summary */
 
 /*
  * Parses one element of a batch into a (already alert_init'ed, owned by the
@@ -32,10 +32,10 @@ typedef int (*intake_one_fn)(const cJSON *item, const void *ctx, struct alert *a
 
 /* Sets out's http_status and error; returns -1. */
 int intake_fail(struct intake_result *out, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Appends a reject for the alert at position index. */
 void intake_reject(struct intake_result *out, size_t index, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Appends *a to out->alerts, taking its members (a is left zeroed). */
 void intake_push(struct intake_result *out, struct alert *a);
 
@@ -45,8 +45,7 @@ void intake_push(struct intake_result *out, struct alert *a);
  * Returns 0, or -1 with 422 when nothing valid came out of a non-empty batch
  * (the first reject's reason) or when the array is empty.
  */
-int intake_batch(const cJSON *items, intake_one_fn one, const void *ctx,
-		 struct intake_result *out);
+int intake_batch(const cJSON *items, intake_one_fn one, const void *ctx, struct intake_result *out);
 
 /* The string value of obj[key] (case-sensitive), or NULL if absent or not a string. */
 const char *intake_str(const cJSON *obj, const char *key);

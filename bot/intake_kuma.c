@@ -52,8 +52,7 @@ static int monitor_id(const cJSON *id, char *out, size_t outlen)
 		snprintf(out, outlen, "%lld", (long long)id->valuedouble);
 		return 0;
 	}
-	if (cJSON_IsString(id) && id->valuestring[0] != '\0' &&
-	    strlen(id->valuestring) < outlen) {
+	if (cJSON_IsString(id) && id->valuestring[0] != '\0' && strlen(id->valuestring) < outlen) {
 		snprintf(out, outlen, "%s", id->valuestring);
 		return 0;
 	}
@@ -91,7 +90,8 @@ static int monitor_labels(const cJSON *mon, const char *name, const char *id, st
 	if (intake_label_set(&a->labels, "alertname", "MonitorDown", err, errlen) < 0 ||
 	    (name && intake_label_set(&a->labels, "monitor", name, err, errlen) < 0) ||
 	    (id[0] && intake_label_set(&a->labels, "monitor_id", id, err, errlen) < 0) ||
-	    (!str_empty(type) && intake_label_set(&a->labels, "monitor_type", type, err, errlen) < 0))
+	    (!str_empty(type) &&
+	     intake_label_set(&a->labels, "monitor_type", type, err, errlen) < 0))
 		return -1;
 	/* Non-HTTP monitors carry the form's default "https://" as url. */
 	if (!str_empty(url) && strcmp(url, "https://") != 0 && strcmp(url, "http://") != 0 &&

@@ -13,6 +13,9 @@ TEST="curl prometheus-alertmanager clang libclang-rt-14-dev valgrind procps"
 BENCH="wrk"
 
 want="$BUILD $TEST"
+# kubectl validates the simulated cluster. Debian's is kubernetes-client; a
+# kubectl already on PATH (e.g. from Google's repository) is kept as it is.
+command -v kubectl >/dev/null 2>&1 || want="$want kubernetes-client"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH"
 
 missing=""

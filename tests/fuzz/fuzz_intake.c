@@ -12,8 +12,8 @@
 #include <string.h>
 
 /* The identifying labels a typical config asks for. */
-static const char *const ident[] = {"namespace", "pod",     "instance", "job",
-				    "service",   "cluster", "monitor",  "ruleId"};
+static const char *const ident[] = {"namespace", "pod",	    "instance", "job",
+				    "service",	 "cluster", "monitor",	"ruleId"};
 
 /* One fingerprinter for the whole run (read-only; reachable, so not a leak). */
 static struct fingerprinter *shared_fp(void)
@@ -26,9 +26,8 @@ static struct fingerprinter *shared_fp(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum intake_format formats[] = {INTAKE_AUTO, INTAKE_ALERTMANAGER,
-						     INTAKE_GRAFANA, INTAKE_UPTIME_KUMA,
-						     INTAKE_GENERIC};
+	static const enum intake_format formats[] = {
+	    INTAKE_AUTO, INTAKE_ALERTMANAGER, INTAKE_GRAFANA, INTAKE_UPTIME_KUMA, INTAKE_GENERIC};
 
 	for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
 		struct intake_result r;
@@ -42,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    a->raw == NULL || a->source_fingerprint == NULL ||
 				    kv_list_get(&a->labels, "alertname") == NULL)
 					__builtin_trap();
-				fingerprint_alert(shared_fp(), ident, sizeof(ident) / sizeof(ident[0]),
-						  a);
+				fingerprint_alert(shared_fp(), ident,
+						  sizeof(ident) / sizeof(ident[0]), a);
 				if (strlen(a->fingerprint) != 64)
 					__builtin_trap();
 			}

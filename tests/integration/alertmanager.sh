@@ -117,7 +117,7 @@ if [ -n "$v" ] && [ "$v" -ge 2 ]; then
 	ok "metrics count the firing and the resolved alert from Alertmanager ($v)"
 else
 	not_ok "metrics count the firing and the resolved alert from Alertmanager" \
-		"sum of nightshift_alerts_received_total{source=\"alertmanager\",…} = '$v', expected >= 2" \
+		"sum of nightshift_alerts_received_total{source=\"alertmanager\",...} = '$v', expected >= 2" \
 		"$(printf '%s\n' "$BODY" | grep nightshift_alerts_received_total | head -n 6)"
 fi
 

@@ -99,7 +99,7 @@ post_id() {
 	IID=$(jget "$BODY" '$.incidents[0]')
 }
 
-# console_has ID WORD [SECONDS] : a console line "#ID …WORD…" appears
+# console_has ID WORD [SECONDS] : a console line "#ID ...WORD..." appears
 console_has() { wait_log "^#$1 .*$2" "${3:-5}" "$T/console.log"; }
 
 check_console() { # check_console DESC ID WORD

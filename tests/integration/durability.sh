@@ -129,8 +129,12 @@ total=$(wc -l <"$T/results-K.txt" | tr -d ' ')
 acked=$(wc -l <"$T/acked-K.txt" | tr -d ' ')
 unanswered=$(awk '$2 != 202' "$T/results-K.txt" | wc -l | tr -d ' ')
 diag "SIGKILL phase: $total requests, $acked answered 202, $unanswered not answered"
-check_ge "[K] the load got at least 100 alerts accepted before the kill" "$acked" 100
-check_ge "[K] the kill happened mid-load (some requests were not answered)" "$unanswered" 1
+check_ge "[K] the load got at least 50 alerts accepted before the kill" "$acked" 50
+# mid-load: in some worker's sequence a 202 is directly followed by a failure
+cut_batches=$(for f in "$T"/results-K-*.txt; do
+	awk 'prev == 202 && $2 != 202 { n++ } { prev = $2 } END { print n + 0 }' "$f"
+done | awk '{ s += $1 } END { print s + 0 }')
+check_ge "[K] the kill cut running clients off mid-sequence ($cut_batches)" "$cut_batches" 1
 
 start_bot || bail "nightshift restarts on the same store after SIGKILL"
 ok "nightshift restarts on the same store after SIGKILL"
@@ -159,7 +163,7 @@ acked=$(wc -l <"$T/acked-T.txt" | tr -d ' ')
 empty=$(awk '$3 == 52' "$T/results-T.txt" | wc -l | tr -d ' ')
 refused=$(awk '$2 == 503' "$T/results-T.txt" | wc -l | tr -d ' ')
 diag "SIGTERM phase: $total requests, $acked answered 202, $refused refused with 503, $empty empty replies (curl 52)"
-check_ge "[T] the load got at least 50 alerts accepted before SIGTERM" "$acked" 50
+check_ge "[T] the load got at least 30 alerts accepted before SIGTERM" "$acked" 30
 if [ "$empty" -gt 0 ]; then
 	diag "note: $empty requests got an empty reply at shutdown (closed without an answer)"
 fi

@@ -43,7 +43,9 @@ SCRIPT_NAME=$(basename "$0" .sh)
 
 # ---------------------------------------------------------------- reporting
 
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+# diag LINE... : "# "-prefixed diagnostics; bytes outside printable ASCII become '?'
+# so that logs stay plain text (no NULs, no UTF-8 cut in half by head -c)
+diag() { printf '%s\n' "$@" | LC_ALL=C tr -c '\11\12\40-\176' '?' | sed 's/^/# /'; }
 
 ok() {
 	PASS=$((PASS + 1))
@@ -113,7 +115,7 @@ finish() {
 	trap - USR1
 	if [ "$FAIL" -gt 0 ] && [ -s "$T/bot.log" ]; then
 		diag "--- last lines of bot.log ($T/bot.log) ---"
-		tail -n 15 "$T/bot.log" | cut -c1-300 | sed 's/^/# /'
+		diag "$(tail -n 15 "$T/bot.log" | cut -c1-300)"
 	fi
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ] && exit 0
@@ -262,7 +264,7 @@ start_bot() {
 		if ! alive "$BOT_PID"; then
 			wait "$BOT_PID" 2>/dev/null
 			diag "nightshift exited during start-up (status $?)"
-			tail -n 20 "$T/bot.log" | sed 's/^/# /'
+			diag "$(tail -n 20 "$T/bot.log")"
 			BOT_PID=
 			return 1
 		fi
@@ -271,7 +273,7 @@ start_bot() {
 		n=$((n - 1))
 	done
 	diag "nightshift did not answer /healthz 200 within ${secs}s"
-	tail -n 20 "$T/bot.log" | sed 's/^/# /'
+	diag "$(tail -n 20 "$T/bot.log")"
 	return 1
 }
 
@@ -506,7 +508,7 @@ metric_value() {
 	printf '%s\n' "$1" | awk -v k="$2" 'index($0, k" ") == 1 { print $2; exit }'
 }
 
-# metric_sum TEXT NAME [SUBSTRING] : sum of the samples of NAME{…} whose labels contain SUBSTRING
+# metric_sum TEXT NAME [SUBSTRING] : sum of the samples of NAME{...} whose labels contain SUBSTRING
 metric_sum() {
 	printf '%s\n' "$1" | awk -v n="$2" -v s="${3:-}" '
 		index($0, n"{") == 1 || index($0, n" ") == 1 { if (s == "" || index($1, s) > 0) { t += $NF; f = 1 } }

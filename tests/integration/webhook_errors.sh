@@ -3,7 +3,7 @@
 # request gets its specific status code and a JSON error body, stores
 # nothing, and leaves the server fully working. Valid alerts (Around<N>) are
 # sent before and after every bad request and must all be stored; bodies of
-# bad requests carry alertnames Bad<…> and must never be stored. A stalled
+# bad requests carry alertnames Bad<...> and must never be stored. A stalled
 # client must not block other connections.
 [ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
@@ -41,7 +41,7 @@ bad() {
 	"$@"
 	check_code "$desc -> $exp" "$exp"
 	if [ "$CODE" = "$exp" ] && ! is_error_json "$BODY"; then
-		ERR_BODY_FAILS+=("$desc: body not {\"error\":…}: $(printf '%s' "$BODY" | head -c 200)")
+		ERR_BODY_FAILS+=("$desc: body not {\"error\":...}: $(printf '%s' "$BODY" | head -c 200)")
 	fi
 	valid "after: $desc"
 }
@@ -88,8 +88,8 @@ printf '%s' "$(am_payload BadUtf8Surrogate firing '"namespace":"dev-apps","note"
 # a raw NUL byte inside a string (not JSON: control characters must be escaped)
 printf '%s' "$(am_payload BadNul firing '"namespace":"dev-apps","note":"NULHERE"')" |
 	sed 's/NULHERE/a\x00b/' >"$T/nul.json"
-# valid UTF-8 (positive control): é, →, an emoji
-am_payload Utf8Ok firing '"namespace":"dev-apps","note":"caf\u00e9 é → 🔥"' >"$T/utf8_ok.json"
+# valid UTF-8 (positive control): 2-, 3- and 4-byte sequences
+am_payload Utf8Ok firing '"namespace":"dev-apps","note":"caf\u00e9 é € 🔥"' >"$T/utf8_ok.json"
 
 # nesting: 70 levels inside an otherwise valid payload; 100k-deep arrays
 deep_payload() { # deep_payload NAME DEPTH
@@ -174,7 +174,7 @@ bad 400 "invalid UTF-8 (overlong) in a label" post /alerts/alertmanager "$T/utf8
 bad 400 "invalid UTF-8 (surrogate) in a label" post /alerts/alertmanager "$T/utf8_surrogate.json"
 bad 400 "raw NUL byte inside a JSON string" post /alerts/alertmanager "$T/nul.json"
 bad 400 "nesting 70 deep" post /alerts/alertmanager "$T/deep70.json"
-bad 400 "100k-deep [[[…]]]" post /alerts/alertmanager "$T/deep100k.json"
+bad 400 "100k-deep [[[...]]]" post /alerts/alertmanager "$T/deep100k.json"
 bad 400 "100k-deep unterminated [[[[" post /alerts/alertmanager "$T/deep100k_open.json"
 bad 400 "64 KB of random bytes" post /alerts/alertmanager "$T/random.bin"
 bad 400 "random bytes to auto-detect POST /alerts" post /alerts "$T/random.bin"
@@ -267,8 +267,9 @@ for i in $(seq 1 5); do
 done
 check "15 stalled connections opened" 15 "${#slow_fds[@]}"
 sleep 0.3
+am_payload WhileStalled >"$T/while_stalled.json"
 t0=$(date +%s%N)
-CURL_TIMEOUT=5 post_am WhileStalled
+CURL_TIMEOUT=5 post /alerts/alertmanager "$T/while_stalled.json"
 t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 check_code "a valid alert while 15 clients stall -> 202" 202
@@ -292,9 +293,9 @@ else
 	not_ok "all $N valid alerts sent around bad requests got 202" "${VALID_FAILS[@]}"
 fi
 if [ ${#ERR_BODY_FAILS[@]} -eq 0 ]; then
-	ok "every error response had a JSON {\"error\":…} body"
+	ok "every error response had a JSON {\"error\":...} body"
 else
-	not_ok "every error response had a JSON {\"error\":…} body" "${ERR_BODY_FAILS[@]}"
+	not_ok "every error response had a JSON {\"error\":...} body" "${ERR_BODY_FAILS[@]}"
 fi
 
 if inc_load; then

@@ -53,9 +53,16 @@ static void test_pod_names(void)
 
 static void test_words_stay(void)
 {
-	static const char *keep[] = {"api-proxy", "web-frontend", "redis-master", "kube-dns",
-				     "api-sync", "payments", "node-exporter", "checkout",
-				     "prometheus-kube-state-metrics", ""};
+	static const char *keep[] = {"api-proxy",
+				     "web-frontend",
+				     "redis-master",
+				     "kube-dns",
+				     "api-sync",
+				     "payments",
+				     "node-exporter",
+				     "checkout",
+				     "prometheus-kube-state-metrics",
+				     ""};
 	for (size_t i = 0; i < ARRAY_LEN(keep); i++)
 		check_norm(keep[i], keep[i]);
 }
@@ -111,10 +118,10 @@ static void test_alert_fingerprint(void)
 {
 	static const char *const ident[] = {"namespace", "pod", "instance", "service"};
 	static const char *const ident_rev[] = {"service", "instance", "pod", "namespace", "pod"};
-	static const char *const l1[] = {"namespace", "prod",     "pod",     "api-7f9c8d-x2k4q",
+	static const char *const l1[] = {"namespace", "prod",	  "pod",     "api-7f9c8d-x2k4q",
 					 "severity",  "critical", "replica", "prometheus-0"};
-	static const char *const l2[] = {"replica", "prometheus-1", "severity", "warning",
-					 "pod",     "api-5b6d7f-p9z1m", "namespace", "prod"};
+	static const char *const l2[] = {"replica", "prometheus-1",	"severity",  "warning",
+					 "pod",	    "api-5b6d7f-p9z1m", "namespace", "prod"};
 	static const char *const l3[] = {"namespace", "staging", "pod", "api-7f9c8d-x2k4q"};
 	struct alert *a = mk("KubePodCrashLooping", l1, ARRAY_LEN(l1));
 	struct alert *b = mk("KubePodCrashLooping", l2, ARRAY_LEN(l2));

@@ -94,7 +94,8 @@ static void test_alertmanager_firing_sample(void)
 		CHECK_STR(a->source_fingerprint, "f1dbc1531778d73c");
 		CHECK_INT(a->starts_at_ms, 1795389075357LL);
 		CHECK_INT(a->ends_at_ms, 0);
-		CHECK_STR(a->group_key, "{}:{alertname=\"KubePodCrashLooping\", namespace=\"prod\"}");
+		CHECK_STR(a->group_key,
+			  "{}:{alertname=\"KubePodCrashLooping\", namespace=\"prod\"}");
 		CHECK_STR(a->generator_url, "http://prometheus.local/graph?g0.expr=up");
 		CHECK_STR(kv_list_get(&a->annotations, "runbook_url"),
 			  "https://runbooks.example/KubePodCrashLooping");
@@ -137,7 +138,8 @@ static void test_alertmanager_batch(void)
 		CHECK_STR(a->cluster, "prod-eu1");
 		CHECK_STR(a->namespace, "payments");
 		CHECK_STR(a->workload, "checkout"); /* deployment before container */
-		CHECK_STR(a->summary, "Deployment has not matched the expected number of replicas.");
+		CHECK_STR(a->summary,
+			  "Deployment has not matched the expected number of replicas.");
 		CHECK_STR(a->source_fingerprint, "7b2f7c1a9d3e0f44");
 		CHECK_INT(a->starts_at_ms, 1795388505123LL);
 
@@ -159,7 +161,8 @@ static void test_alertmanager_batch(void)
 		/* No summary annotation: the description's first line stands in. */
 		CHECK_CONTAINS(a->summary, "Filesystem on /dev/nvme0n1p1");
 		CHECK_STR(a->summary, a->description);
-		CHECK_STR(a->group_key, "{}/{severity=~\"warning|critical\"}:{cluster=\"prod-eu1\"}");
+		CHECK_STR(a->group_key,
+			  "{}/{severity=~\"warning|critical\"}:{cluster=\"prod-eu1\"}");
 		CHECK_STR(r.alerts[0].group_key, a->group_key);
 	}
 	intake_result_release(&r);
@@ -236,18 +239,21 @@ static void test_detection(void)
 		const char *body;
 		enum alert_source source;
 	} cases[] = {
-		{"{\"version\":\"4\",\"alerts\":[{\"labels\":{\"alertname\":\"A\"},\"status\":\"firing\"}]}",
-		 SOURCE_ALERTMANAGER},
-		{"{\"orgId\":1,\"alerts\":[{\"labels\":{\"alertname\":\"A\"},\"status\":\"firing\"}]}",
-		 SOURCE_GRAFANA},
-		{"{\"state\":\"ok\",\"status\":\"resolved\",\"alerts\":[{\"labels\":{\"alertname\":\"A\"}}]}",
-		 SOURCE_GRAFANA},
-		{"{\"alerts\":[{\"labels\":{\"alertname\":\"A\",\"ruleId\":\"\"},\"status\":\"firing\"}]}",
-		 SOURCE_SIGNOZ},
-		{"{\"alertname\":\"Disk\"}", SOURCE_GENERIC},
-		{"{\"labels\":{\"alertname\":\"Disk\"}}", SOURCE_GENERIC},
-		{"{\"monitor\":{\"id\":3},\"heartbeat\":{\"status\":0},\"msg\":\"x\"}",
-		 SOURCE_UPTIME_KUMA},
+	    {"{\"version\":\"4\",\"alerts\":[{\"labels\":{\"alertname\":\"A\"},\"status\":"
+	     "\"firing\"}]}",
+	     SOURCE_ALERTMANAGER},
+	    {"{\"orgId\":1,\"alerts\":[{\"labels\":{\"alertname\":\"A\"},\"status\":\"firing\"}]}",
+	     SOURCE_GRAFANA},
+	    {"{\"state\":\"ok\",\"status\":\"resolved\",\"alerts\":[{\"labels\":{\"alertname\":"
+	     "\"A\"}}]}",
+	     SOURCE_GRAFANA},
+	    {"{\"alerts\":[{\"labels\":{\"alertname\":\"A\",\"ruleId\":\"\"},\"status\":\"firing\"}"
+	     "]}",
+	     SOURCE_SIGNOZ},
+	    {"{\"alertname\":\"Disk\"}", SOURCE_GENERIC},
+	    {"{\"labels\":{\"alertname\":\"Disk\"}}", SOURCE_GENERIC},
+	    {"{\"monitor\":{\"id\":3},\"heartbeat\":{\"status\":0},\"msg\":\"x\"}",
+	     SOURCE_UPTIME_KUMA},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct intake_result r;
@@ -320,9 +326,9 @@ static void test_kuma_testing(void)
 	CHECK(r.test_message);
 	intake_result_release(&r);
 	/* Null monitor and heartbeat without the Testing suffix is not a test. */
-	CHECK_INT(parse_str("{\"heartbeat\":null,\"monitor\":null,\"msg\":\"hello\"}", INTAKE_AUTO,
-			    &r),
-		  -1);
+	CHECK_INT(
+	    parse_str("{\"heartbeat\":null,\"monitor\":null,\"msg\":\"hello\"}", INTAKE_AUTO, &r),
+	    -1);
 	CHECK_INT(r.http_status, 422);
 	CHECK(!r.test_message);
 	intake_result_release(&r);
@@ -339,7 +345,7 @@ static void test_kuma_tags(void)
 		check_complete(a);
 		CHECK_STR(kv_list_get(&a->labels, "env"), "prod");
 		CHECK_STR(kv_list_get(&a->labels, "team"), "payments");
-		CHECK_STR(kv_list_get(&a->labels, "database"), ""); /* no value */
+		CHECK_STR(kv_list_get(&a->labels, "database"), "");	 /* no value */
 		CHECK(kv_list_get(&a->labels, "critical-path") == NULL); /* not a label key */
 		CHECK_STR(a->name, "MonitorDown"); /* a tag cannot override it */
 		CHECK_STR(kv_list_get(&a->labels, "monitor_type"), "port");
@@ -386,11 +392,11 @@ static void test_kuma_statuses(void)
 static void test_kuma_errors(void)
 {
 	static const char *bodies[] = {
-		"{\"heartbeat\":{\"status\":0},\"monitor\":null,\"msg\":\"x\"}",
-		"{\"heartbeat\":{\"status\":0},\"monitor\":{\"type\":\"http\"},\"msg\":\"x\"}",
-		"{\"heartbeat\":{\"status\":\"0\"},\"monitor\":{\"id\":1},\"msg\":\"x\"}",
-		"{\"heartbeat\":null,\"monitor\":{\"id\":1},\"msg\":\"x\"}",
-		"{\"heartbeat\":{\"status\":1.5},\"monitor\":{\"id\":1},\"msg\":\"x\"}",
+	    "{\"heartbeat\":{\"status\":0},\"monitor\":null,\"msg\":\"x\"}",
+	    "{\"heartbeat\":{\"status\":0},\"monitor\":{\"type\":\"http\"},\"msg\":\"x\"}",
+	    "{\"heartbeat\":{\"status\":\"0\"},\"monitor\":{\"id\":1},\"msg\":\"x\"}",
+	    "{\"heartbeat\":null,\"monitor\":{\"id\":1},\"msg\":\"x\"}",
+	    "{\"heartbeat\":{\"status\":1.5},\"monitor\":{\"id\":1},\"msg\":\"x\"}",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
 		struct intake_result r;
@@ -469,15 +475,14 @@ static void test_generic_array(void)
 
 static void test_mixed_batch_rejects(void)
 {
-	const char *body =
-		"{\"status\":\"firing\",\"alerts\":["
-		"{\"labels\":{\"alertname\":\"Good\",\"namespace\":\"a\"}},"
-		"{\"labels\":{\"alertname\":\"BadLabel\",\"replicas\":3}},"
-		"{\"labels\":{\"job\":\"x\"}},"
-		"\"not an object\","
-		"{\"labels\":{\"alertname\":\"BadStatus\"},\"status\":\"pending\"},"
-		"{\"status\":\"resolved\",\"labels\":{\"alertname\":\"Good2\"}},"
-		"{\"annotations\":{}}]}";
+	const char *body = "{\"status\":\"firing\",\"alerts\":["
+			   "{\"labels\":{\"alertname\":\"Good\",\"namespace\":\"a\"}},"
+			   "{\"labels\":{\"alertname\":\"BadLabel\",\"replicas\":3}},"
+			   "{\"labels\":{\"job\":\"x\"}},"
+			   "\"not an object\","
+			   "{\"labels\":{\"alertname\":\"BadStatus\"},\"status\":\"pending\"},"
+			   "{\"status\":\"resolved\",\"labels\":{\"alertname\":\"Good2\"}},"
+			   "{\"annotations\":{}}]}";
 	struct intake_result r;
 
 	CHECK_INT(parse_str(body, INTAKE_AUTO, &r), 0);
@@ -581,8 +586,8 @@ static void test_body_errors(void)
 	expect_error("{\"title\":\"\xff\xfe\"}", 14, INTAKE_AUTO, 400, "UTF-8");
 	expect_error("{\"title\":\"\xc3\"}", 13, INTAKE_AUTO, 400, "UTF-8");
 	expect_error(nul_body, sizeof(nul_body) - 1, INTAKE_AUTO, 400, "NUL");
-	expect_error("42", 2, INTAKE_AUTO, 400, "root");
-	expect_error("\"str\"", 5, INTAKE_AUTO, 400, "root");
+	expect_error("42", 2, INTAKE_AUTO, 422, "root");
+	expect_error("\"str\"", 5, INTAKE_AUTO, 422, "root");
 	expect_error("{\"foo\":1}", 9, INTAKE_AUTO, 422, "unknown payload shape");
 	expect_error(kuma, strlen(kuma), INTAKE_ALERTMANAGER, 422, "expected an Alertmanager");
 	expect_error(kuma, strlen(kuma), INTAKE_GRAFANA, 422, "expected a Grafana");
@@ -682,13 +687,13 @@ static void test_label_caps(void)
 		int accepted; /* alerts accepted of 2 */
 		const char *reason;
 	} cases[] = {
-		{255, 0, 0, 2, NULL},              /* 256 labels with alertname */
-		{256, 0, 0, 1, "too many labels"}, /* 257 */
-		{0, 256, 0, 2, NULL},
-		{0, 257, 0, 1, "label name longer"},
-		{0, 0, 16384, 2, NULL},
-		{0, 0, 16385, 1, "longer than 16 KiB"},
-		{100000, 0, 0, 1, "too many labels"},
+	    {255, 0, 0, 2, NULL},	       /* 256 labels with alertname */
+	    {256, 0, 0, 1, "too many labels"}, /* 257 */
+	    {0, 256, 0, 2, NULL},
+	    {0, 257, 0, 1, "label name longer"},
+	    {0, 0, 16384, 2, NULL},
+	    {0, 0, 16385, 1, "longer than 16 KiB"},
+	    {100000, 0, 0, 1, "too many labels"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		char *body = am_with_labels(cases[i].n, cases[i].name_len, cases[i].value_len);
@@ -760,12 +765,12 @@ static void test_generic_statuses(void)
 		int rc;
 		enum alert_status status;
 	} cases[] = {
-		{"{\"title\":\"T\"}", 0, ALERT_FIRING},
-		{"{\"title\":\"T\",\"status\":\"resolved\"}", 0, ALERT_RESOLVED},
-		{"{\"title\":\"T\",\"status\":\"OK\"}", 0, ALERT_RESOLVED},
-		{"{\"title\":\"T\",\"status\":\"up\"}", 0, ALERT_RESOLVED},
-		{"{\"title\":\"T\",\"status\":\"weird\"}", -1, ALERT_FIRING},
-		{"{\"title\":\"T\",\"status\":1}", -1, ALERT_FIRING},
+	    {"{\"title\":\"T\"}", 0, ALERT_FIRING},
+	    {"{\"title\":\"T\",\"status\":\"resolved\"}", 0, ALERT_RESOLVED},
+	    {"{\"title\":\"T\",\"status\":\"OK\"}", 0, ALERT_RESOLVED},
+	    {"{\"title\":\"T\",\"status\":\"up\"}", 0, ALERT_RESOLVED},
+	    {"{\"title\":\"T\",\"status\":\"weird\"}", -1, ALERT_FIRING},
+	    {"{\"title\":\"T\",\"status\":1}", -1, ALERT_FIRING},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct intake_result r;
