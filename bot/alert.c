@@ -115,8 +115,9 @@ void kv_list_set(struct kv_list *l, const char *key, const char *value)
 	int found;
 	size_t i = kv_find(l, key, &found);
 	if (found) {
+		char *copy = xstrdup(value); /* value may be the string being replaced */
 		free(l->items[i].value);
-		l->items[i].value = xstrdup(value);
+		l->items[i].value = copy;
 		return;
 	}
 	if (l->n == l->alloc) {

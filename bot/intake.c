@@ -267,9 +267,11 @@ void intake_finish(struct alert *a, const cJSON *item, const char *fallback_summ
 	static const char *const cluster_keys[] = {"cluster", "k8s_cluster", "cluster_name"};
 	static const char *const namespace_keys[] = {"namespace", "exported_namespace",
 						     "kubernetes_namespace"};
+	/* The workload itself first; "service" late, because exporter alerts
+	 * (kube-state-metrics) carry the exporter's own service label. */
 	static const char *const workload_keys[] = {
-	    "deployment", "statefulset", "daemonset", "job_name", "cronjob",
-	    "service",	  "pod",	 "container", "instance", "monitor"};
+		"deployment", "statefulset", "daemonset", "job_name", "cronjob", "pod",
+		"persistentvolumeclaim", "container", "service", "instance", "monitor"};
 	const char *name = kv_list_get(&a->labels, "alertname");
 	const char *v;
 

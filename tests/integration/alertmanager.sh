@@ -28,6 +28,9 @@ route:
   group_wait: 1s
   group_interval: 2s
   repeat_interval: 1h
+  routes:
+    - receiver: nightshift-badtoken
+      matchers: ['team="wrong-token"']
 receivers:
   - name: nightshift
     webhook_configs:
@@ -37,6 +40,14 @@ receivers:
           authorization:
             type: Bearer
             credentials: $TOKEN
+  - name: nightshift-badtoken
+    webhook_configs:
+      - url: $BASE/alerts/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: not-the-$TOKEN
 EOF
 if command -v amtool >/dev/null 2>&1; then
 	check_cmd "amtool check-config accepts the Alertmanager config" amtool check-config "$T/am.yml"
@@ -105,12 +116,27 @@ else
 	not_ok "console shows the Resolved message for #$ID" "$(tail -n 10 "$T/console.log" 2>/dev/null)"
 fi
 
-# Alertmanager saw only 2xx answers (a 401 or 4xx would show up as a notify error)
-if grep -Eqi 'notify.*(fail|error)|unexpected status code' "$T/am.log"; then
-	not_ok "Alertmanager logged no notification errors" "$(grep -Ei 'notify.*(fail|error)|unexpected status code' "$T/am.log" | tail -n 3)"
+# Alertmanager saw only 2xx answers on the right token (a 4xx shows up as a notify error)
+if grep -E 'nightshift/webhook' "$T/am.log" | grep -Eqi 'fail|error|unexpected status'; then
+	not_ok "Alertmanager logged no notification errors for the receiver with the token" \
+		"$(grep -E 'nightshift/webhook' "$T/am.log" | tail -n 3)"
 else
-	ok "Alertmanager logged no notification errors"
+	ok "Alertmanager logged no notification errors for the receiver with the token"
 fi
+
+# the same route with a wrong token: nightshift answers 401, nothing is stored
+printf '[{"labels":{"alertname":"AmE2EWrongToken","namespace":"prod","team":"wrong-token","severity":"critical"},"annotations":{"summary":"sent with a wrong token"},"startsAt":"%s"}]' \
+	"$(now_rfc3339)" >"$T/am_wrong.json"
+check "POST /api/v2/alerts (wrong-token route) -> 200" 200 \
+	"$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST -H 'Content-Type: application/json' \
+		--data-binary @"$T/am_wrong.json" "$AM/api/v2/alerts" 2>&1)"
+if wait_log 'nightshift-badtoken/webhook.*401' 15 "$T/am.log"; then
+	ok "Alertmanager reports 401 from nightshift for the wrong token"
+else
+	not_ok "Alertmanager reports 401 from nightshift for the wrong token" "$(tail -n 3 "$T/am.log")"
+fi
+inc_load
+check "the wrong-token alert is not stored" 0 "$(inc_sql "SELECT count(*) FROM inc WHERE alertname='AmE2EWrongToken'")"
 req GET /metrics
 v=$(metric_sum "$BODY" nightshift_alerts_received_total 'source="alertmanager"')
 if [ -n "$v" ] && [ "$v" -ge 2 ]; then
