@@ -85,7 +85,8 @@ fuzz: deps fuzz-bin
 	$(BUILD)/fuzz_intake -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(BUILD)/fuzz-corpus tests/fuzz/corpus
 
-demo: deps
+demo:
+	@sh contrib/deps.sh --demo
 	@$(MAKE) --no-print-directory nightshift
 	./nightshift demo
 

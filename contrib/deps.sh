@@ -4,6 +4,7 @@
 # skipped. As root it runs apt-get; otherwise it prints the exact command.
 #
 #   contrib/deps.sh            build + demo + tests
+#   contrib/deps.sh --demo     only what building and the demo need
 #   contrib/deps.sh --bench    also what the benchmarks use
 set -eu
 
@@ -13,9 +14,10 @@ TEST="curl prometheus-alertmanager clang libclang-rt-14-dev valgrind procps"
 BENCH="wrk"
 
 want="$BUILD $TEST"
+[ "${1:-}" = "--demo" ] && want="$BUILD"
 # kubectl validates the simulated cluster. Debian's is kubernetes-client; a
 # kubectl already on PATH (e.g. from Google's repository) is kept as it is.
-command -v kubectl >/dev/null 2>&1 || want="$want kubernetes-client"
+[ "${1:-}" != "--demo" ] && ! command -v kubectl >/dev/null 2>&1 && want="$want kubernetes-client"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH"
 
 missing=""

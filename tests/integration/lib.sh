@@ -157,12 +157,23 @@ stop_pid() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# child_pids PID : the direct children of PID (e.g. a worker's curl)
+child_pids() {
+	local f
+	for f in /proc/[0-9]*/stat; do
+		awk -v p="$1" '$4 == p { print $1 }' "$f" 2>/dev/null
+	done
+}
+
 cleanup() {
 	local p
 	trap - EXIT INT TERM USR1
 	[ -n "${WATCHDOG_SLEEP:-}" ] && kill "$WATCHDOG_SLEEP" 2>/dev/null
 	[ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
-	for p in $EXTRA_PIDS; do kill -KILL "$p" 2>/dev/null; done
+	for p in $EXTRA_PIDS; do
+		disown "$p" 2>/dev/null # no "Killed" job messages after the summary line
+		kill -KILL $(child_pids "$p") "$p" 2>/dev/null
+	done
 	[ -n "$BOT_PID" ] && stop_pid "$BOT_PID" TERM 3
 	[ -n "$AM_PID" ] && stop_pid "$AM_PID" TERM 3
 	if [ "${KEEP_TMP:-0}" = 1 ]; then
