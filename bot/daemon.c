@@ -14,6 +14,7 @@
 #include "webhook.h"
 #include "writer.h"
 
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,27 @@ static int start_channels(struct daemon *d)
 	return 0;
 }
 
+/* The numeric address lws should bind for host (a name is resolved once). */
+static int numeric_host(const char *host, char *out, size_t outlen)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		log_error("event=listen_failed host=%s error=\"%s\"", host, gai_strerror(rc));
+		return -1;
+	}
+	rc = getnameinfo(res->ai_addr, res->ai_addrlen, out, (socklen_t)outlen, NULL, 0,
+			 NI_NUMERICHOST);
+	freeaddrinfo(res);
+	return rc == 0 ? 0 : -1;
+}
+
 static void write_ready_file(const char *path, int port)
 {
 	FILE *f;
@@ -320,7 +342,7 @@ int daemon_run(struct config *cfg, const char *ready_file)
 	struct lws_protocols protos[3];
 	struct lws_vhost *vh;
 	struct sigaction sa;
-	char err[512];
+	char err[512], iface[NI_MAXHOST];
 	int rc = 1;
 	enum log_level lvl;
 
@@ -355,8 +377,11 @@ int daemon_run(struct config *cfg, const char *ready_file)
 	info.port = cfg->listen_port == 0 ? CONTEXT_PORT_NO_LISTEN_SERVER : cfg->listen_port;
 	if (cfg->listen_port == 0)
 		info.port = 0;
-	info.iface = strcmp(cfg->listen_host, "localhost") == 0 ? "127.0.0.1" : cfg->listen_host;
-	if (strchr(info.iface, ':') == NULL) /* lws binds every interface unless told (pitfall 1) */
+	if (numeric_host(strcmp(cfg->listen_host, "localhost") == 0 ? "127.0.0.1" : cfg->listen_host,
+			 iface, sizeof(iface)) < 0)
+		goto out;
+	info.iface = iface;
+	if (strchr(iface, ':') == NULL) /* lws binds every interface unless told (pitfall 1) */
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.keepalive_timeout = 65;
 	info.timeout_secs = 30;
