@@ -288,6 +288,21 @@ static const struct key_spec console_keys[] = {
 	{0},
 };
 
+static const struct key_spec investigations_keys[] = {
+	{.name = "workers", .fn = cfg_set_size, .offset = CFG(workers), .min = 1, .max = 64},
+	{.name = "step_budget", .fn = cfg_set_size, .offset = CFG(step_budget), .min = 1, .max = 200},
+	{.name = "deadline", .fn = cfg_set_duration, .offset = CFG(deadline_s), .min = 1,
+	 .max = 3600},
+	{.name = "tool_timeout", .fn = cfg_set_duration, .offset = CFG(tool_timeout_s), .min = 1,
+	 .max = 600},
+	{0},
+};
+
+static const struct key_spec playbooks_keys[] = {
+	{.name = "dir", .fn = cfg_set_string, .offset = CFG(playbooks_dir)},
+	{0},
+};
+
 /* One line per channel; each one's section is its own table. */
 static const struct key_spec channel_keys[] = {
 	{.name = "console", .fn = set_console, .offset = CFG(console), .sub = console_keys},
@@ -376,6 +391,8 @@ static const struct key_spec top_keys[] = {
 	{.name = "fingerprint", .fn = cfg_set_section, .sub = fingerprint_keys},
 	{.name = "triage", .fn = cfg_set_section, .sub = triage_keys},
 	{.name = "channels", .fn = set_channels, .sub = channel_keys},
+	{.name = "investigations", .fn = cfg_set_section, .sub = investigations_keys},
+	{.name = "playbooks", .fn = cfg_set_section, .sub = playbooks_keys},
 	{0},
 };
 /* clang-format on */
@@ -399,6 +416,11 @@ static struct config *config_defaults(const char *path)
 		c->fingerprint_labels[i] = xstrdup(default_fingerprint_labels[i]);
 	c->flap_window_s = 1800;
 	c->console.enabled = true;
+	c->workers = 2;
+	c->step_budget = 20;
+	c->deadline_s = 120;
+	c->tool_timeout_s = 10;
+	c->playbooks_dir = xstrdup("playbooks");
 	return c;
 }
 
@@ -438,6 +460,22 @@ static void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_fingerprint_labels; i++)
 		free(c->fingerprint_labels[i]);
 	free(c->fingerprint_labels);
+	free(c->playbooks_dir);
+	for (size_t i = 0; i < c->n_clusters; i++) {
+		struct k8s_cluster *k = &c->clusters[i];
+		free(k->name);
+		free(k->server);
+		free(k->token.env);
+		free(k->token.file);
+		if (k->token.value != NULL)
+			explicit_bzero(k->token.value, strlen(k->token.value));
+		free(k->token.value);
+		free(k->ca_file);
+		free(k->kubeconfig);
+		free(k->context);
+	}
+	free(c->clusters);
+	free(c->default_cluster);
 	free(c);
 }
 
@@ -511,6 +549,24 @@ const struct noise_rule *config_noise_for(const struct config *c, const struct k
 		if (matcher_set_matches(&c->noise[i].match, labels))
 			return &c->noise[i];
 	return NULL;
+}
+
+const struct k8s_cluster *config_cluster_for(const struct config *c, const char *cluster_label)
+{
+	if (c->n_clusters == 0)
+		return NULL;
+	if (cluster_label != NULL && *cluster_label != '\0') {
+		/* A cluster we do not know is not silently another one. */
+		for (size_t i = 0; i < c->n_clusters; i++)
+			if (strcmp(c->clusters[i].name, cluster_label) == 0)
+				return &c->clusters[i];
+		return NULL;
+	}
+	if (c->default_cluster != NULL)
+		for (size_t i = 0; i < c->n_clusters; i++)
+			if (strcmp(c->clusters[i].name, c->default_cluster) == 0)
+				return &c->clusters[i];
+	return &c->clusters[0];
 }
 
 bool host_is_loopback(const char *host)

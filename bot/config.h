@@ -52,6 +52,18 @@ struct channel_console_config {
 	bool color; /* ANSI colours when stdout is a terminal */
 };
 
+/* One Kubernetes cluster the read tools may query (see tools/README.md). */
+struct k8s_cluster {
+	char *name;        /* owned; matched against the alert's cluster label */
+	bool in_cluster;   /* service account of the pod nightshift runs in */
+	char *server;      /* owned or NULL: https://host:port (http:// only on loopback) */
+	struct secret token;
+	char *ca_file;     /* owned or NULL */
+	char *kubeconfig;  /* owned or NULL: a kubeconfig file … */
+	char *context;     /* owned or NULL: … and its context (default: current-context) */
+	int line;
+};
+
 struct config {
 	char *path;                 /* owned; the file it came from */
 	int refs;                   /* see config_ref() */
@@ -78,6 +90,17 @@ struct config {
 	int64_t flap_window_s;      /* reopen a resolved incident within this; 1800 default */
 
 	struct channel_console_config console;
+
+	/* Investigations (worker pool, budgets) and where playbooks live. */
+	size_t workers;             /* 2 by default */
+	size_t step_budget;         /* tool calls per investigation; 20 by default */
+	int64_t deadline_s;         /* wall time per investigation; 120 by default */
+	int64_t tool_timeout_s;     /* per tool call; 10 by default */
+	char *playbooks_dir;        /* owned; "playbooks" by default */
+
+	struct k8s_cluster *clusters; /* owned; the kubernetes section */
+	size_t n_clusters;
+	char *default_cluster;      /* owned or NULL: for alerts without a cluster label */
 };
 
 /*
@@ -98,6 +121,13 @@ const char *config_environment_for(const struct config *c, const struct kv_list 
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels);
 /* True when every matcher in s matches (a missing label is matched as ""). */
 bool matcher_set_matches(const struct matcher_set *s, const struct kv_list *labels);
+
+/*
+ * The cluster named by an alert's cluster label; for an alert without one,
+ * default_cluster or else the first. NULL when none fits (an unknown name
+ * never falls back to another cluster).
+ */
+const struct k8s_cluster *config_cluster_for(const struct config *c, const char *cluster_label);
 
 /* True when host is a loopback address or name (127.0.0.0/8, ::1, localhost). */
 bool host_is_loopback(const char *host);

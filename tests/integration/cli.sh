@@ -21,10 +21,11 @@ out=$("$NS" --help 2>/dev/null)
 rc=$?
 check "--help exits 0" 0 "$rc"
 check_match "--help prints usage naming the commands" '[Uu]sage' "$out"
-check_match "--help lists run, check-config, incidents, replay" 'run' "$out"
-for c in check-config incidents replay; do
-	printf '%s' "$out" | grep -q -- "$c" || not_ok "--help mentions $c" "$out"
+missing=
+for c in run check-config incidents replay; do
+	printf '%s' "$out" | grep -q -- "$c" || missing="$missing $c"
 done
+check "--help lists run, check-config, incidents, replay" "" "$missing" "missing:$missing"
 
 out=$("$NS" run --help 2>&1)
 rc=$?

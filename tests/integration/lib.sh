@@ -159,10 +159,7 @@ stop_pid() {
 
 # child_pids PID : the direct children of PID (e.g. a worker's curl)
 child_pids() {
-	local f
-	for f in /proc/[0-9]*/stat; do
-		awk -v p="$1" '$4 == p { print $1 }' "$f" 2>/dev/null
-	done
+	awk -v p="$1" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null
 }
 
 cleanup() {
