@@ -35,9 +35,8 @@ void sim_rule_release(struct failure_rule *r)
 	free(r->path_src);
 	free(r->body);
 	free(r->content_type);
-	regfree(&r->path_re);
-	if (r->has_query_re)
-		regfree(&r->query_re);
+	pcre2_code_free(r->path_re);
+	pcre2_code_free(r->query_re);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -293,6 +292,11 @@ static int load_objects(struct sim *sim, const struct resource *r, cJSON *list, 
 		cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "metadata");
 		const char *ns;
 
+		if (r->id == RES_EVENTS && cJSON_IsObject(o) && name == NULL) {
+			/* named later, the way the kubelet names events */
+			cJSON_AddItemToArray(sim->store[r->id], o);
+			continue;
+		}
 		if (!cJSON_IsObject(o) || name == NULL || *name == '\0') {
 			snprintf(err, errlen, "%s: an object in \"%s\" has no metadata.name", file,
 				 r->key);
@@ -457,7 +461,27 @@ static const char *event_component(const char *kind, const char *reason)
 	return "kubelet";
 }
 
-static void fill_event(struct sim *sim, cJSON *ev, size_t index)
+/* Names an unnamed event as the kubelet does: <object>.<hex of UnixNano>. */
+static void name_event(struct sim *sim, cJSON *ev, size_t index)
+{
+	cJSON *meta = obj_child(ev, "metadata");
+	const char *obj = sim_str(ev, "involvedObject.name");
+	int64_t t = sim_time(ev, "firstTimestamp");
+	char *name;
+
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(meta, "name")))
+		return;
+	if (t < 0)
+		t = sim_time(ev, "lastTimestamp");
+	if (t < 0)
+		t = sim->loaded_ms;
+	name = xasprintf("%s.%llx", obj ? obj : "event",
+			 (unsigned long long)(t * 1000000LL + (int64_t)index));
+	cJSON_AddStringToObject(meta, "name", name);
+	free(name);
+}
+
+static void fill_event(struct sim *sim, cJSON *ev)
 {
 	cJSON *meta = obj_child(ev, "metadata");
 	cJSON *io = obj_child(ev, "involvedObject");
@@ -468,7 +492,6 @@ static void fill_event(struct sim *sim, cJSON *ev, size_t index)
 	const char *first = sim_str(ev, "firstTimestamp");
 	const char *last = sim_str(ev, "lastTimestamp");
 	char stamp[32];
-	int64_t t;
 
 	set_default_str(io, "namespace", r && !r->namespaced ? NULL : ns);
 	if (r) {
@@ -487,15 +510,6 @@ static void fill_event(struct sim *sim, cJSON *ev, size_t index)
 	set_default_str(ev, "lastTimestamp", sim_str(ev, "firstTimestamp"));
 	set_default_str(ev, "type", "Normal");
 	set_default_num(ev, "count", 1);
-	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(meta, "name"))) {
-		/* as the kubelet names them: <object>.<hex of UnixNano> */
-		char *name;
-		t = sim_time(ev, "firstTimestamp");
-		name = xasprintf("%s.%llx", sim_str(io, "name") ? sim_str(io, "name") : "event",
-				 (unsigned long long)((t < 0 ? 0 : t) * 1000000LL + (int64_t)index));
-		cJSON_AddStringToObject(meta, "name", name);
-		free(name);
-	}
 	if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "eventTime")) &&
 	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(ev, "eventTime")))
 		cJSON_AddNullToObject(ev, "eventTime");
@@ -535,6 +549,33 @@ static void add_condition(cJSON *list, const char *type, bool status, const char
 	cJSON_AddItemToArray(list, c);
 }
 
+/* imageID and containerID as containerd reports them (stable made-up digests). */
+static void fill_ids(const cJSON *pod, cJSON *cs)
+{
+	const char *image = sim_str(cs, "image");
+	char hex[65], *key, *id;
+
+	if (image && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cs, "imageID"))) {
+		const char *colon = strrchr(image, ':');
+		size_t n = colon && !strchr(colon, '/') ? (size_t)(colon - image) : strlen(image);
+		sha256_hex(image, strlen(image), hex);
+		id = xasprintf("%.*s@sha256:%s", (int)n, image, hex);
+		cJSON_AddStringToObject(cs, "imageID", id);
+		free(id);
+	}
+	if (sim_get(cs, "state.running") || sim_get(cs, "state.terminated") ||
+	    sim_get(cs, "lastState.terminated")) {
+		key = xasprintf("%s/%s/%s/%d", sim_str(pod, "metadata.namespace"),
+				sim_str(pod, "metadata.name"), sim_str(cs, "name") ? sim_str(cs, "name") : "",
+				(int)cJSON_GetNumberValue(cJSON_GetObjectItem(cs, "restartCount")));
+		sha256_hex(key, strlen(key), hex);
+		free(key);
+		id = xasprintf("containerd://%s", hex);
+		set_default_str(cs, "containerID", id);
+		free(id);
+	}
+}
+
 static void fill_pod(cJSON *pod)
 {
 	cJSON *spec = obj_child(pod, "spec");
@@ -560,6 +601,7 @@ static void fill_pod(cJSON *pod)
 				set_default_str(cs, "image", sim_str(c, "image"));
 		}
 		set_default_num(cs, "restartCount", 0);
+		fill_ids(pod, cs);
 		if (!cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(cs, "ready")))
 			cJSON_AddBoolToObject(cs, "ready", sim_get(cs, "state.running") != NULL);
 		if (!cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(cs, "started")))
@@ -583,8 +625,9 @@ static int cmp_objects(const void *a, const void *b)
 {
 	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
 	const char *nx = sim_str(x, "metadata.namespace"), *ny = sim_str(y, "metadata.namespace");
+	const char *mx = sim_str(x, "metadata.name"), *my = sim_str(y, "metadata.name");
 	int c = strcmp(nx ? nx : "", ny ? ny : "");
-	return c ? c : strcmp(sim_str(x, "metadata.name"), sim_str(y, "metadata.name"));
+	return c ? c : strcmp(mx ? mx : "", my ? my : "");
 }
 
 static void sort_store(cJSON *arr)
@@ -616,6 +659,8 @@ void sim_finish_load(struct sim *sim)
 	cJSON *o;
 	size_t i = 0;
 
+	cJSON_ArrayForEach(o, sim->store[RES_EVENTS])
+		name_event(sim, o, i++);
 	for (int id = 0; id < RES_COUNT; id++)
 		cJSON_ArrayForEach(o, sim->store[id])
 			ensure_namespace(sim, sim_str(o, "metadata.namespace"));
@@ -654,6 +699,5 @@ void sim_finish_load(struct sim *sim)
 	cJSON_ArrayForEach(o, sim->store[RES_PODS])
 		fill_pod(o);
 	cJSON_ArrayForEach(o, sim->store[RES_EVENTS])
-		fill_event(sim, o, i++);
-	sort_store(sim->store[RES_EVENTS]); /* names may have been made up */
+		fill_event(sim, o);
 }

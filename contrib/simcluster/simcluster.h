@@ -14,8 +14,9 @@
 #ifndef SIMCLUSTER_H
 #define SIMCLUSTER_H
 
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <cjson/cJSON.h>
-#include <regex.h>
+#include <pcre2.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,9 +64,8 @@ const char *sim_api_version(const struct resource *r);
 struct failure_rule {
 	char *method;       /* NULL or "*" = any */
 	char *path_src;     /* the regex as written */
-	regex_t path_re;    /* POSIX ERE over the path (no query) */
-	bool has_query_re;
-	regex_t query_re;   /* optional ERE over the raw query string */
+	pcre2_code *path_re;  /* PCRE2 over the path (no query) */
+	pcre2_code *query_re; /* optional PCRE2 over the query string, or NULL */
 	int status;         /* 0 = no canned answer (delay only) */
 	char *body;         /* NULL = a Status object for status */
 	char *content_type; /* NULL = application/json */
@@ -149,11 +149,13 @@ void sim_pod_log(struct sim *sim, const struct sim_request *rq, const char *ns,
 		 const char *name, struct sim_response *rs);
 void sim_mutate(struct sim *sim, const struct sim_request *rq, const struct resource *r,
 		const char *ns, const char *name, const char *sub, struct sim_response *rs);
-/* Finds the first rule that applies (and counts it down); NULL if none. */
-struct failure_rule *sim_match_rule(struct sim *sim, const char *method, const char *path,
-				    const char *query);
-/* The canned answer of a rule. */
-void sim_rule_response(const struct failure_rule *r, struct sim_response *rs);
+/*
+ * Applies the first failure rule that matches (and counts it down). Returns
+ * false when none does. Otherwise *delay_ms is the delay before answering and
+ * rs holds the canned answer, or rs->status == 0 when the rule only delays.
+ */
+bool sim_apply_rules(struct sim *sim, const char *method, const char *path, const char *query,
+		     struct sim_response *rs, long *delay_ms);
 /* GET/POST/DELETE /_sim/…: mutations, failures, reset. */
 void sim_control(struct sim *sim, const struct sim_request *rq, struct sim_response *rs);
 /* Appends one mutation record (memory and --mutations file). */
