@@ -125,7 +125,7 @@ static void write_ready_file(const char *path, int port)
 		fatal("event=ready_file_failed path=%s", path);
 }
 
-static int parse_args(int argc, char **argv, struct sd_config *cfg, const char **channels)
+static int parse_args(int argc, char **argv, struct sd_config *cfg)
 {
 	bool have_listen = false;
 	for (int i = 1; i < argc; i++) {
@@ -165,7 +165,8 @@ static int parse_args(int argc, char **argv, struct sd_config *cfg, const char *
 		} else if (strcmp(a, "--bot-token") == 0) {
 			cfg->bot_token = v;
 		} else if (strcmp(a, "--channels") == 0) {
-			*channels = v;
+			free(cfg->channels);
+			cfg->channels = xstrdup(v);
 		} else if (strcmp(a, "--ack-timeout-ms") == 0) {
 			num = &cfg->ack_timeout_ms;
 			lo = 1;
@@ -207,7 +208,6 @@ int main(int argc, char **argv)
 	struct lws_protocols protos[3];
 	struct lws_context_creation_info info;
 	struct sigaction sa;
-	const char *channels = NULL;
 	struct sd *d = xcalloc(1, sizeof(*d));
 	int rc = 1;
 
@@ -218,12 +218,15 @@ int main(int argc, char **argv)
 	d->cfg.ping_interval_ms = 5000;
 	d->cfg.max_connections = 10;
 	d->cfg.connection_time_s = 3600;
-	if (parse_args(argc, argv, &d->cfg, &channels) < 0) {
+	d->cfg.channels = xstrdup("C1,C2,C3,C0123");
+	if (parse_args(argc, argv, &d->cfg) < 0) {
+		free(d->cfg.channels);
 		free(d);
 		return 2;
 	}
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
-	slack_init(d, channels);
+	slack_init(d);
+	d->fail_rules = cJSON_CreateArray();
 	if (record_open(d) < 0)
 		goto out;
 
@@ -283,6 +286,8 @@ out:
 	env_reset(d);
 	record_close(d);
 	slack_free(d);
+	cJSON_Delete(d->fail_rules);
+	free(d->cfg.channels);
 	free(d);
 	return rc;
 }

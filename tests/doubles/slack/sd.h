@@ -6,11 +6,13 @@
  *   main.c        CLI, lws context, the 50 ms tick, SIGTERM
  *   http.c        HTTP sessions: routing, bodies, delayed/dropped replies, WS upgrade gate
  *   params.c      query strings and form bodies into cJSON objects, uuids, ids
- *   webapi.c      POST /api/<method>: auth, failure scripting, pacing, the methods
+ *   webapi.c      POST /api/<method>: auth, pacing, the methods
+ *   fail.c        failure scripting rules (/_control/fail)
  *   slack.c       workspace state: channels, messages, reactions, DMs, tickets, ts clock
  *   socketmode.c  the WebSocket protocol: connections, frame queues, pings, pongs
  *   envelope.c    envelopes: delivery, acks, redelivery on ack timeout
- *   control.c     /_control/... routes
+ *   control.c     /_control/... routes that act on connections and envelopes
+ *   control_read.c  /_control/... routes that read state or change settings; response_url
  *   events.c      builders for events_api / interactive / slash_commands payloads
  *   record.c      the recording (GET /_control/log and --log FILE.jsonl)
  */
@@ -43,6 +45,7 @@ struct sd_config {
 	const char *log_file;
 	const char *app_token;
 	const char *bot_token;
+	char *channels;         /* owned: "C1,C2,..." that exist at start and after reset */
 	int ack_timeout_ms;     /* redeliver an unacked envelope after this */
 	int max_retries;        /* redeliveries per envelope */
 	int ping_interval_ms;   /* 0 = never ping */
@@ -80,6 +83,9 @@ struct conn {
 	int64_t ping_sent_mono;
 	unsigned pings_sent, pongs, frames_in, frames_out;
 	int64_t last_pong_ms;
+	int close_code;        /* from the client's close frame (0 = none came) */
+	bool server_closed;    /* we sent a close frame */
+	bool dropped;          /* we shut the socket with no close frame */
 	int64_t close_at_mono; /* a scheduled close (0 = none) */
 	int64_t drop_at_mono;  /* a scheduled drop (0 = none) */
 	struct outmsg *q_head, *q_tail;
@@ -133,6 +139,7 @@ struct sd {
 	cJSON *dms;      /* "U1,U2" -> "D..." */
 	cJSON *tickets;  /* ticket -> {"created_ms", "used"} */
 	cJSON *pacing;   /* channel -> last post mono ms */
+	cJSON *response_urls; /* id -> {"channel", "ts"} (block_actions, slash commands) */
 	int64_t last_ts_us;
 	unsigned next_dm;
 
@@ -182,6 +189,13 @@ void http_tick(struct sd *d, int64_t mono);
 void http_shutdown(struct sd *d);
 void reply_json(struct reply *r, int status, cJSON *body); /* consumes body */
 void reply_error(struct reply *r, int status, const char *error);
+/*
+ * The WebSocket upgrade gate (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, which lws
+ * sends to the protocol a new connection is bound to — the "default" ws one):
+ * 0 lets /link/?ticket=<unused> upgrade, 1 means a 401 (or scripted status)
+ * was sent, -1 hangs up. Consumes the ticket and records ws_refused.
+ */
+int http_confirm_upgrade(struct sd *d, struct lws *wsi);
 
 /* params.c */
 /* Parses "a=1&b=x%20y" into a new object of strings (later duplicates win). */
@@ -206,8 +220,8 @@ void record_reset(struct sd *d);
 void record_close(struct sd *d);
 
 /* slack.c */
-void slack_init(struct sd *d, const char *channel_list);
-void slack_reset(struct sd *d, const char *channel_list);
+void slack_init(struct sd *d); /* channels from cfg.channels */
+void slack_reset(struct sd *d);
 void slack_free(struct sd *d);
 void slack_next_ts(struct sd *d, char out[24]);
 bool slack_channel_exists(struct sd *d, const char *id);
@@ -225,10 +239,15 @@ int slack_use_ticket(struct sd *d, const char *ticket);
 
 /* webapi.c */
 void webapi_handle(struct sd *d, const struct request *rq, const char *method, struct reply *r);
+
+/* fail.c */
 /* Adds a failure rule from a /_control/fail body; -1 with *err on bad input. */
-int webapi_add_fail(struct sd *d, const cJSON *rule, const char **err);
+int fail_add(struct sd *d, const cJSON *rule, const char **err);
 /* Takes the next matching rule for method (or NULL); the caller frees it. */
-cJSON *webapi_take_fail(struct sd *d, const char *method);
+cJSON *fail_take(struct sd *d, const char *method);
+/* Applies rule to r (and *body); true when it decided the answer, false for delay only. */
+bool fail_apply(const cJSON *rule, struct reply *r, cJSON **body);
+cJSON *fail_body(const char *error); /* {"ok":false,"error":error} */
 
 /* socketmode.c */
 extern const struct lws_protocols sd_ws_protocol;
@@ -236,7 +255,8 @@ struct conn *sm_conn(struct sd *d, int id); /* open, not rejected; NULL if none 
 struct conn *sm_next_conn(struct sd *d);    /* round-robin over usable connections */
 int sm_count(struct sd *d);                 /* usable connections */
 void sm_send_text(struct conn *c, const char *text, size_t frag);
-void sm_send_json(struct sd *d, struct conn *c, cJSON *j); /* records ws_out; consumes j */
+/* Queues j as a text frame (frag > 0: in pieces of frag bytes); records ws_out; consumes j. */
+void sm_send_json(struct sd *d, struct conn *c, cJSON *j, size_t frag);
 void sm_close(struct conn *c, int code, const char *reason);
 void sm_drop(struct conn *c);
 void sm_tick(struct sd *d, int64_t mono);
@@ -265,7 +285,16 @@ cJSON *ev_slash(struct sd *d, const cJSON *in, const char **err);
 /* Wraps an inner event object (consumed) into an event_callback payload. */
 cJSON *ev_callback(struct sd *d, cJSON *event);
 
-/* control.c */
+/* control.c: route is the path after "/_control/", or "_response/<id>" */
 void control_handle(struct sd *d, const struct request *rq, const char *route, struct reply *r);
+
+/* control_read.c: the state-reading and settings routes (in: the JSON body or query) */
+void ctl_log(struct sd *d, const cJSON *in, struct reply *r);
+void ctl_messages(struct sd *d, const cJSON *in, struct reply *r);
+void ctl_connections(struct sd *d, const cJSON *in, struct reply *r);
+void ctl_envelopes(struct sd *d, const cJSON *in, struct reply *r);
+void ctl_reset(struct sd *d, const cJSON *in, struct reply *r);
+void ctl_config(struct sd *d, const cJSON *in, struct reply *r);
+void ctl_response_url(struct sd *d, const struct request *rq, const char *id, struct reply *r);
 
 #endif
