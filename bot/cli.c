@@ -7,7 +7,11 @@
 
 #include "config.h"
 #include "fingerprint.h"
+#include "investigate.h"
+#include "k8s.h"
+#include "playbook.h"
 #include "intake.h"
+#include "regex.h"
 #include "log.h"
 #include "store.h"
 #include "triage.h"
@@ -142,13 +146,71 @@ static char *read_file(const char *path, size_t cap, size_t *len)
 	return buf_detach(&b);
 }
 
+/* Runs the investigation of a for replay and adds "report" and "tool_calls" to j. */
+static void replay_investigate(const struct config *cfg, struct store *s,
+			       const struct playbook_set *pb, struct k8s_client **clients,
+			       const struct alert *a, int64_t incident, cJSON *j)
+{
+	struct investigate_env env = {.cfg = cfg, .store = s, .playbooks = pb,
+				      .clients = clients, .now_ms = now_ms(),
+				      .incident_id = incident};
+	struct report r;
+	struct tool_calls calls;
+	char *json;
+	cJSON *arr;
+
+	investigate_run(&env, a, &r, &calls);
+	json = report_to_json(&r);
+	cJSON_AddItemToObject(j, "report", cJSON_Parse(json));
+	free(json);
+	arr = cJSON_AddArrayToObject(j, "tool_calls");
+	for (size_t i = 0; i < calls.n; i++) {
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "tool", calls.items[i].tool);
+		cJSON_AddItemToObject(c, "args", cJSON_Parse(calls.items[i].args));
+		cJSON_AddBoolToObject(c, "ok", calls.items[i].ok);
+		cJSON_AddNumberToObject(c, "duration_ms", (double)calls.items[i].duration_ms);
+		cJSON_AddItemToArray(arr, c);
+	}
+	report_release(&r);
+	tool_calls_release(&calls);
+}
+
+int cli_playbooks(const struct config *cfg)
+{
+	char err[8192];
+	struct playbook_set set;
+
+	if (playbook_set_load(cfg->playbooks_dir, &set, err, sizeof(err)) < 0) {
+		fputs(err, stderr);
+		playbook_set_release(&set);
+		return 1;
+	}
+	printf("%zu playbooks in %s%s\n\n", set.n, cfg->playbooks_dir,
+	       set.runbook ? " (with RUNBOOK.md)" : "");
+	for (size_t i = 0; i < set.n; i++) {
+		const struct playbook *p = &set.items[i];
+		printf("%-20s priority %-4d %zu steps, %zu findings%s\n  %s\n", p->name, p->priority,
+		       p->n_steps, p->n_findings, p->fallback ? ", fallback" : "", p->description);
+		for (size_t m = 0; m < p->match.n; m++)
+			printf("  match %s =~ %s\n", p->match.items[m].label,
+			       regex_pattern(p->match.items[m].re));
+		if (p->fallback)
+			printf("  match (any alert no other playbook matches)\n");
+	}
+	playbook_set_release(&set);
+	return 0;
+}
+
 int cli_replay(const struct config *cfg, const char *payload_path, const char *format)
 {
 	enum intake_format fmt = INTAKE_AUTO;
 	struct intake_result parsed;
 	struct fingerprinter *fp;
 	struct store *s;
-	char err[512];
+	struct playbook_set pb;
+	struct k8s_client **clients;
+	char err[8192];
 	size_t len = 0;
 	char *body;
 	cJSON *out, *alerts, *rejected;
@@ -183,6 +245,11 @@ int cli_replay(const struct config *cfg, const char *payload_path, const char *f
 		return 1;
 	}
 	fp = fingerprinter_new();
+	if (playbook_set_load(cfg->playbooks_dir, &pb, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s", err);
+		rc = 1;
+	}
+	clients = xcalloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*clients));
 	out = cJSON_CreateObject();
 	alerts = cJSON_AddArrayToObject(out, "alerts");
 	rejected = cJSON_AddArrayToObject(out, "rejected");
@@ -218,6 +285,11 @@ int cli_replay(const struct config *cfg, const char *payload_path, const char *f
 			cJSON_AddStringToObject(j, "noise_reason", o.noise_reason);
 		else
 			cJSON_AddNullToObject(j, "noise_reason");
+		/* Every firing alert not dismissed by a rule is investigated, as the bot would. */
+		if (a->status == ALERT_FIRING && o.action != TRIAGE_DISMISSED)
+			replay_investigate(cfg, s, &pb, clients, a, o.incident_id, j);
+		else
+			cJSON_AddNullToObject(j, "report");
 		cJSON_AddItemToArray(alerts, j);
 	}
 	for (size_t i = 0; i < parsed.n_rejects; i++) {
@@ -231,6 +303,10 @@ int cli_replay(const struct config *cfg, const char *payload_path, const char *f
 	free(text);
 	cJSON_Delete(out);
 	fingerprinter_free(fp);
+	for (size_t i = 0; i < cfg->n_clusters; i++)
+		k8s_client_free(clients[i]);
+	free(clients);
+	playbook_set_release(&pb);
 	store_close(s);
 	intake_result_release(&parsed);
 	return rc;

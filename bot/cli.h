@@ -13,5 +13,6 @@ struct config;
 int cli_incidents(const struct config *cfg, bool json, int limit);
 int cli_replay(const struct config *cfg, const char *payload_path, const char *format);
 int cli_demo(bool keep);
+int cli_playbooks(const struct config *cfg);
 
 #endif

@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "alert.h"
 #include "config_yaml.h"
+#include "k8s.h"
 #include "log.h"
 #include "regex.h"
 #include "util.h"
@@ -380,6 +382,142 @@ static void set_noise(struct loader *l, const struct key_spec *k, const char *pa
 	}
 }
 
+/*
+ * kubernetes.clusters[].server: http(s)://host[:port][/path], plain http only
+ * for a loopback host (tests, the demo's simulated cluster).
+ */
+static void set_k8s_server(struct loader *l, const struct key_spec *k, const char *path,
+			   yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a URL \"https://host:port\"");
+	char why[256];
+
+	if (s == NULL)
+		return;
+	if (k8s_check_server(s, why, sizeof(why)) != 0) {
+		cfg_errorf(l, cfg_line(n), "%s: %s", path, why);
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
+/* kubernetes.clusters[].ca_file and .kubeconfig: a readable file. */
+static void set_k8s_file(struct loader *l, const struct key_spec *k, const char *path,
+			 yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a file path");
+	char ebuf[128];
+
+	if (s == NULL)
+		return;
+	if (s[0] != '\0' && access(s, R_OK) != 0) {
+		cfg_errorf(l, cfg_line(n), "%s: cannot read \"%.200s\": %s", path, s,
+			   strerror_r(errno, ebuf, sizeof(ebuf)));
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
+#define K8S(f) offsetof(struct k8s_cluster, f)
+
+/* clang-format off */
+static const struct key_spec k8s_cluster_keys[] = {
+	{.name = "name", .fn = cfg_set_string, .offset = K8S(name)},
+	{.name = "in_cluster", .fn = cfg_set_bool, .offset = K8S(in_cluster)},
+	{.name = "server", .fn = set_k8s_server, .offset = K8S(server)},
+	{.name = "token_env", .fn = cfg_set_secret_env, .offset = K8S(token)},
+	{.name = "token_file", .fn = cfg_set_secret_file, .offset = K8S(token)},
+	{.name = "ca_file", .fn = set_k8s_file, .offset = K8S(ca_file)},
+	{.name = "kubeconfig", .fn = set_k8s_file, .offset = K8S(kubeconfig)},
+	{.name = "context", .fn = cfg_set_string, .offset = K8S(context)},
+	{0},
+};
+/* clang-format on */
+
+/* Checks one cluster: exactly one way to reach it, and only the keys that way uses. */
+static void check_k8s_cluster(struct loader *l, const char *path, size_t i,
+			      const struct k8s_cluster *k)
+{
+	int ways = (int)k->in_cluster + (k->server != NULL) + (k->kubeconfig != NULL);
+	bool token = k->token.env != NULL || k->token.file != NULL;
+
+	if (ways != 1)
+		cfg_errorf(l, k->line,
+			   "%s[%zu]: set exactly one of in_cluster: true, server or kubeconfig "
+			   "(%s)",
+			   path, i, ways ? "several are set" : "none is set");
+	if (ways == 1 && k->server == NULL && (token || k->ca_file != NULL))
+		cfg_errorf(l, k->line,
+			   "%s[%zu]: token_env, token_file and ca_file go with server only (%s "
+			   "brings its own)",
+			   path, i, k->in_cluster ? "in_cluster" : "the kubeconfig");
+	if (ways == 1 && k->kubeconfig == NULL && k->context != NULL)
+		cfg_errorf(l, k->line, "%s[%zu]: context goes with kubeconfig only", path, i);
+}
+
+/* kubernetes.clusters: a list of clusters with unique names. */
+static void set_k8s_clusters(struct loader *l, const struct key_spec *k, const char *path,
+			     yaml_node_t *n, void *field)
+{
+	struct config *c = field;
+
+	(void)k;
+	c->clusters = cfg_parse_list(l, k8s_cluster_keys, path, n, sizeof(struct k8s_cluster),
+				     offsetof(struct k8s_cluster, line), &c->n_clusters);
+	for (size_t i = 0; i < c->n_clusters; i++) {
+		const struct k8s_cluster *e = &c->clusters[i];
+
+		check_k8s_cluster(l, path, i, e);
+		if (e->name == NULL) {
+			cfg_errorf(l, e->line, "%s[%zu]: missing required key \"name\"", path, i);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (c->clusters[j].name && strcmp(c->clusters[j].name, e->name) == 0) {
+				cfg_errorf(l, e->line,
+					   "%s[%zu]: duplicate name \"%.64s\" (first at line %d)",
+					   path, i, e->name, c->clusters[j].line);
+				break;
+			}
+		}
+	}
+}
+
+/* clang-format off */
+static const struct key_spec kubernetes_keys[] = {
+	{.name = "default_cluster", .fn = cfg_set_string, .offset = CFG(default_cluster)},
+	{.name = "clusters", .fn = set_k8s_clusters},
+	{0},
+};
+/* clang-format on */
+
+/* kubernetes: the clusters the read tools may query; default_cluster must name one. */
+static void set_kubernetes(struct loader *l, const struct key_spec *k, const char *path,
+			   yaml_node_t *n, void *field)
+{
+	struct config *c = field;
+	int line = cfg_line(n);
+	size_t i;
+
+	cfg_parse_map(l, k->sub, path, n, field);
+	if (c->default_cluster == NULL || n->type != YAML_MAPPING_NODE)
+		return;
+	for (i = 0; i < c->n_clusters; i++)
+		if (c->clusters[i].name && strcmp(c->clusters[i].name, c->default_cluster) == 0)
+			return;
+	/* The line of the default_cluster value, for the message. */
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		const yaml_node_t *key = cfg_node(l, p->key);
+		if (key->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)key->data.scalar.value, "default_cluster") == 0)
+			line = cfg_line(cfg_node(l, p->value));
+	}
+	cfg_errorf(l, line,
+		   "%s.default_cluster: \"%.64s\" is not the name of a cluster in %s.clusters",
+		   path, c->default_cluster, path);
+}
+
 /* clang-format off */
 static const struct key_spec top_keys[] = {
 	{.name = "listen", .fn = set_listen},
@@ -393,6 +531,7 @@ static const struct key_spec top_keys[] = {
 	{.name = "channels", .fn = set_channels, .sub = channel_keys},
 	{.name = "investigations", .fn = cfg_set_section, .sub = investigations_keys},
 	{.name = "playbooks", .fn = cfg_set_section, .sub = playbooks_keys},
+	{.name = "kubernetes", .fn = set_kubernetes, .sub = kubernetes_keys},
 	{0},
 };
 /* clang-format on */

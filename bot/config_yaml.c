@@ -104,6 +104,11 @@ static const char *node_kind(const yaml_node_t *n)
 	return cfg_is_null(n) ? "nothing" : "a string";
 }
 
+const char *cfg_node_kind(const yaml_node_t *n)
+{
+	return node_kind(n);
+}
+
 const char *cfg_scalar(struct loader *l, const char *path, const yaml_node_t *n, const char *want)
 {
 	if (n->type != YAML_SCALAR_NODE || cfg_is_null(n)) {
@@ -172,16 +177,19 @@ void cfg_parse_map(struct loader *l, const struct key_spec *keys, const char *pr
 		   yaml_node_t *n, void *base)
 {
 	const char *where = prefix[0] ? prefix : "top level";
+	uint64_t seen = 0; /* bit i: keys[i] was given (required checks, first 64 keys) */
+	yaml_node_pair_t *p = NULL, *end = NULL;
 
-	if (cfg_is_null(n))
-		return;
-	if (n->type != YAML_MAPPING_NODE) {
+	if (n->type != YAML_MAPPING_NODE && !cfg_is_null(n)) {
 		cfg_errorf(l, cfg_line(n), "%s: expected a mapping (key: value lines), got %s",
 			   where, node_kind(n));
 		return;
 	}
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-	     p++) {
+	if (n->type == YAML_MAPPING_NODE) {
+		p = n->data.mapping.pairs.start;
+		end = n->data.mapping.pairs.top;
+	}
+	for (; p != end; p++) {
 		const char *name = cfg_pair_key(l, n, p, where);
 		const struct key_spec *k;
 		char path[256];
@@ -194,9 +202,15 @@ void cfg_parse_map(struct loader *l, const struct key_spec *keys, const char *pr
 			unknown_key(l, keys, where, name, cfg_line(cfg_node(l, p->key)));
 			continue;
 		}
+		if (k - keys < 64)
+			seen |= (uint64_t)1 << (k - keys);
 		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", name);
 		k->fn(l, k, path, cfg_node(l, p->value), (char *)base + k->offset);
 	}
+	for (const struct key_spec *k = keys; k->name && k - keys < 64; k++)
+		if (k->required && !(seen & ((uint64_t)1 << (k - keys))))
+			cfg_errorf(l, cfg_line(n), "%s: missing required key \"%s\"", where,
+				   k->name);
 }
 
 void *cfg_parse_list(struct loader *l, const struct key_spec *keys, const char *path,
@@ -430,6 +444,7 @@ static void syntax_error(struct loader *l, const yaml_parser_t *p, const char *t
 {
 	int line = (int)p->problem_mark.line + 1;
 
+	l->syntax_error = true;
 	if (p->error == YAML_READER_ERROR)
 		line = offset_line(text, len, p->problem_offset);
 	else if (p->error == YAML_MEMORY_ERROR)

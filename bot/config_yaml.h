@@ -1,8 +1,8 @@
 /*
  * This file contains the private interface between config.c and
  * config_yaml.c: a table-driven walker over a libyaml document that fills C
- * structs and collects every error as "file:line: message". Only config.c
- * includes it.
+ * structs and collects every error as "file:line: message". Only the
+ * loaders (config.c, playbook_parse.c) include it.
  */
 #ifndef NIGHTSHIFT_CONFIG_YAML_H
 #define NIGHTSHIFT_CONFIG_YAML_H
@@ -25,6 +25,7 @@ struct loader {
 	struct cfg_error *errs; /* owned */
 	size_t n_errs, alloc_errs;
 	int listen_line; /* where listen was set, 0 if defaulted */
+	bool syntax_error; /* cfg_parse_text met a YAML syntax error */
 };
 
 struct key_spec;
@@ -39,6 +40,7 @@ struct key_spec {
 	size_t offset;		    /* of the field within the struct being filled */
 	int64_t min, max;	    /* range for integers and durations (seconds) */
 	const struct key_spec *sub; /* nested keys, for cfg_set_section and the like */
+	bool required;		    /* cfg_parse_map reports the key when it is absent */
 };
 
 /* Records an error at line (1-based; 0 = the whole file). */
@@ -51,13 +53,17 @@ void cfg_errors_free(struct loader *l);
 int cfg_line(const yaml_node_t *n);		    /* 1-based start line */
 yaml_node_t *cfg_node(struct loader *l, int index); /* node by libyaml index */
 bool cfg_is_null(const yaml_node_t *n);		    /* "", "~", null as a plain scalar */
+const char *cfg_node_kind(const yaml_node_t *n);    /* "a list", "a mapping", "a string", "nothing" */
 /* The scalar value of n, or NULL after reporting "path: expected <want>, got a list". */
 const char *cfg_scalar(struct loader *l, const char *path, const yaml_node_t *n, const char *want);
 /* The key of pair p as a string, or NULL after reporting a non-string or repeated key. */
 const char *cfg_pair_key(struct loader *l, const yaml_node_t *map, const yaml_node_pair_t *p,
 			 const char *where);
 
-/* Walks mapping n (null = empty) with keys, filling base; prefix is the dotted path or "". */
+/*
+ * Walks mapping n (null = empty) with keys, filling base; prefix is the dotted
+ * path or "". Keys marked required that n lacks are reported at n's line.
+ */
 void cfg_parse_map(struct loader *l, const struct key_spec *keys, const char *prefix,
 		   yaml_node_t *n, void *base);
 /*

@@ -12,6 +12,7 @@
 #include "util.h"
 #include "version.h"
 #include "webhook.h"
+#include "workers.h"
 #include "writer.h"
 
 #include <netdb.h>
@@ -178,6 +179,30 @@ void daemon_kick_outbox(struct daemon *d)
 	lws_sul_schedule(d->ctx, 0, &d->pump, pump_cb, 1);
 }
 
+/* ---- investigations ---- */
+
+static void investigation_done(void *arg, const struct investigation_result *r)
+{
+	(void)arg;
+	if (r->status == 1)
+		return; /* not pending any more: someone else had it */
+	if (r->status < 0)
+		log_error("incident=%lld event=investigation_failed investigation=%lld error=\"%s\"",
+			  (long long)r->incident_id, (long long)r->id, r->error);
+	else
+		log_info("incident=%lld event=investigated investigation=%lld verdict=%s category=%s "
+			 "confidence=%s decision=%s steps=%d duration_ms=%lld",
+			 (long long)r->incident_id, (long long)r->id, r->verdict, r->category,
+			 r->confidence, decision_name(r->decision), r->steps,
+			 (long long)r->duration_ms);
+}
+
+void daemon_dispatch(struct daemon *d)
+{
+	if (d->workers != NULL && !d->stopping)
+		workers_dispatch(d->workers, d->store);
+}
+
 /* ---- health ---- */
 
 int daemon_healthz(struct daemon *d, struct buf *out)
@@ -192,9 +217,10 @@ int daemon_healthz(struct daemon *d, struct buf *out)
 			healthy = false;
 	buf_printf(out,
 		   "{\"status\":\"%s\",\"version\":\"%s\",\"store\":\"%s\","
-		   "\"outbox_pending\":%lld,\"channels\":{",
+		   "\"outbox_pending\":%lld,\"investigations\":{\"workers\":%zu,\"busy\":%zu},"
+		   "\"channels\":{",
 		   healthy ? "ok" : "degraded", NIGHTSHIFT_VERSION, store_ok ? "ok" : "error",
-		   (long long)pending);
+		   (long long)pending, d->cfg->workers, d->workers ? workers_busy(d->workers) : 0);
 	for (size_t i = 0; i < d->n_channels; i++) {
 		buf_printf(out, "%s\"%s\":", i ? "," : "", d->channels[i].ops->name);
 		buf_json_string(out, states[i]);
@@ -209,7 +235,15 @@ static void reload(struct daemon *d)
 {
 	char err[4096];
 	struct config *next = config_load(d->cfg->path, err, sizeof(err));
+	struct shared_playbooks *pb = NULL;
 
+	if (next != NULL) {
+		pb = shared_playbooks_load(next->playbooks_dir, err, sizeof(err));
+		if (pb == NULL) {
+			config_unref(next);
+			next = NULL;
+		}
+	}
 	if (next == NULL) {
 		/* One log line: newlines become "; ", quotes become apostrophes. */
 		for (char *p = err; *p; p++)
@@ -231,6 +265,9 @@ static void reload(struct daemon *d)
 			log_set_level(lvl);
 	}
 	writer_set_config(d->writer, next);
+	workers_set_config(d->workers, next, pb);
+	shared_playbooks_unref(d->playbooks);
+	d->playbooks = pb;
 	config_unref(d->cfg);
 	d->cfg = next;
 	log_info("event=reloaded path=%s", next->path);
@@ -250,8 +287,10 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		d->stop_deadline_ms = mono_ms() + STOP_GRACE_MS;
 		log_info("event=stopping in_flight=%zu", writer_in_flight(d->writer));
 	}
-	if (++ticks % 5 == 0) /* once a second: outbox rows whose retry time came */
+	if (++ticks % 5 == 0) { /* once a second: retries that came due, investigations left */
 		daemon_kick_outbox(d);
+		daemon_dispatch(d);
+	}
 	lws_sul_schedule(d->ctx, 0, &d->tick, tick_cb, TICK_US);
 }
 
@@ -262,6 +301,10 @@ static int loop_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		struct daemon *d = daemon_of(wsi);
 		if (d && d->writer)
 			writer_drain(d->writer);
+		if (d && d->workers && workers_drain(d->workers, investigation_done, d) > 0) {
+			daemon_kick_outbox(d);
+			daemon_dispatch(d);
+		}
 		return 0;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -359,6 +402,19 @@ int daemon_run(struct config *cfg, const char *ready_file)
 		log_error("event=store_open_failed path=%s error=\"%s\"", cfg->storage_path, err);
 		goto out;
 	}
+	d->playbooks = shared_playbooks_load(cfg->playbooks_dir, err, sizeof(err));
+	if (d->playbooks == NULL) {
+		for (char *p = err; *p; p++)
+			if (*p == '\n')
+				*p = ';';
+			else if (*p == '"')
+				*p = '\'';
+		log_error("event=playbooks_failed dir=%s errors=\"%s\"", cfg->playbooks_dir, err);
+		goto out;
+	}
+	/* Investigations a crash interrupted run again (their attempts are counted). */
+	(void)store_exec(d->store,
+			 "UPDATE investigations SET state = 'pending' WHERE state = 'running'");
 	if (start_channels(d) < 0)
 		goto out;
 
@@ -398,6 +454,13 @@ int daemon_run(struct config *cfg, const char *ready_file)
 		goto out;
 	}
 
+	d->workers = workers_start(cfg->storage_path, cfg, d->playbooks, wake_loop, d, err,
+				   sizeof(err));
+	if (d->workers == NULL) {
+		log_error("event=workers_start_failed error=\"%s\"", err);
+		goto out;
+	}
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -408,6 +471,7 @@ int daemon_run(struct config *cfg, const char *ready_file)
 
 	lws_sul_schedule(d->ctx, 0, &d->tick, tick_cb, TICK_US);
 	daemon_kick_outbox(d); /* whatever a previous run left pending */
+	daemon_dispatch(d);
 	log_info("event=listening address=%s:%d version=%s store=%s", cfg->listen_host,
 		 d->bound_port, NIGHTSHIFT_VERSION, cfg->storage_path);
 	write_ready_file(ready_file, d->bound_port);
@@ -426,6 +490,7 @@ int daemon_run(struct config *cfg, const char *ready_file)
 	}
 	rc = 0;
 out:
+	workers_stop(d->workers, 2000);
 	writer_stop(d->writer); /* commits anything still queued */
 	if (d->ctx) {
 		lws_sul_cancel(&d->tick);
@@ -435,6 +500,7 @@ out:
 	for (size_t i = 0; i < d->n_channels; i++)
 		d->channels[i].ops->stop(&d->channels[i]);
 	store_close(d->store);
+	shared_playbooks_unref(d->playbooks);
 	config_unref(d->cfg);
 	log_info("event=stopped code=%d", rc);
 	free(d);

@@ -19,7 +19,9 @@
 #include <stdint.h>
 
 struct config;
+struct shared_playbooks;
 struct store;
+struct workers;
 struct writer;
 
 #define DAEMON_MAX_CHANNELS 8
@@ -28,6 +30,8 @@ struct daemon {
 	struct config *cfg;              /* a reference; replaced on SIGHUP */
 	struct lws_context *ctx;
 	struct writer *writer;
+	struct workers *workers;
+	struct shared_playbooks *playbooks; /* a reference; replaced on SIGHUP */
 	struct store *store;             /* the loop's own connection (reads) */
 	struct channel channels[DAEMON_MAX_CHANNELS];
 	size_t n_channels;
@@ -51,6 +55,8 @@ int daemon_run(struct config *cfg, const char *ready_file);
 
 /* Schedules the outbox sender to run soon (loop thread). */
 void daemon_kick_outbox(struct daemon *d);
+/* Hands pending investigations to idle workers (loop thread). */
+void daemon_dispatch(struct daemon *d);
 
 /* Writes the /healthz JSON into out; returns 200 when healthy, 503 when degraded. */
 struct buf;

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "playbook.h"
 #include "util.h"
 #include "version.h"
 
@@ -25,7 +26,9 @@ static const char usage_text[] =
 	"  incidents -c FILE [--json] [--limit N]\n"
 	"                                 list incidents, newest first\n"
 	"  replay -c FILE [--format F] PAYLOAD.json\n"
-	"                                 triage one webhook body; post nothing, store nothing\n"
+	"                                 triage and investigate one webhook body; print the\n"
+	"                                 report as JSON; post nothing, store nothing\n"
+	"  playbooks -c FILE              list the playbooks and what they match\n"
 	"  demo [--keep]                  a self-contained demo on a temporary store\n"
 	"\n"
 	"  nightshift --version | --help | COMMAND --help\n";
@@ -45,9 +48,13 @@ static const struct command_help helps[] = {
 			 "Prints 'configuration OK' (exit 0) or every error as file:line (exit 1).\n"},
 	{"incidents", "usage: nightshift incidents -c FILE [--json] [--limit N]\n"
 		      "Lists incidents from the store, newest first (all of them unless --limit).\n"},
+	{"playbooks", "usage: nightshift playbooks -c FILE\n"
+		      "Lists the playbooks of playbooks.dir, what each matches, its steps and "
+		      "findings.\n"},
 	{"replay", "usage: nightshift replay -c FILE [--format F] PAYLOAD.json\n"
-		   "Parses and triages one webhook body as the running bot would and prints the\n"
-		   "result as JSON. Posts nothing and changes nothing in the store.\n"
+		   "Parses, triages and investigates one webhook body as the running bot would\n"
+		   "(the same playbooks and read tools) and prints each alert's triage and report\n"
+		   "as JSON. Posts nothing and changes nothing in the store.\n"
 		   "--format: alertmanager, signoz, grafana, uptime-kuma or generic (default: detect).\n"},
 	{"demo", "usage: nightshift demo [--keep]\n"
 		 "Starts the bot on a temporary store with the console channel, fires sample\n"
@@ -131,7 +138,8 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
-	    strcmp(cmd, "incidents") != 0 && strcmp(cmd, "replay") != 0)
+	    strcmp(cmd, "incidents") != 0 && strcmp(cmd, "replay") != 0 &&
+	    strcmp(cmd, "playbooks") != 0)
 		return usage_error("unknown command", cmd);
 	if (config_path == NULL)
 		return usage_error("-c FILE is required for", cmd);
@@ -144,8 +152,19 @@ int main(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	if (strcmp(cmd, "check-config") == 0) {
-		printf("configuration OK\n");
-		rc = 0;
+		/* Playbooks are configuration too: their errors are file:line like the rest. */
+		char err[8192];
+		struct playbook_set set;
+		rc = playbook_set_load(cfg->playbooks_dir, &set, err, sizeof(err));
+		if (rc < 0) {
+			fputs(err, stderr);
+			rc = 1;
+		} else {
+			printf("configuration OK (%zu playbooks)\n", set.n);
+		}
+		playbook_set_release(&set);
+	} else if (strcmp(cmd, "playbooks") == 0) {
+		rc = cli_playbooks(cfg);
 	} else if (strcmp(cmd, "run") == 0) {
 		rc = daemon_run(cfg, ready_file);
 	} else if (strcmp(cmd, "incidents") == 0) {

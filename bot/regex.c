@@ -137,6 +137,51 @@ int regex_capture(const struct regex *re, const char *subject, int group, char *
 	return 1;
 }
 
+int regex_named_groups(const struct regex *re, const char *subject,
+		       void (*cb)(void *arg, const char *name, const char *value), void *arg)
+{
+	uint32_t count = 0, entry_size = 0;
+	PCRE2_SPTR table = NULL;
+	pcre2_match_data *md;
+	PCRE2_SIZE *ov;
+	int rc;
+
+	if (subject == NULL)
+		subject = "";
+	md = pcre2_match_data_create_from_pattern(re->code, NULL);
+	if (md == NULL)
+		return -1;
+	rc = pcre2_match(re->code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, limits());
+	if (rc < 0) {
+		pcre2_match_data_free(md);
+		return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+	}
+	ov = pcre2_get_ovector_pointer(md);
+	if (pcre2_pattern_info(re->code, PCRE2_INFO_NAMECOUNT, &count) != 0 ||
+	    pcre2_pattern_info(re->code, PCRE2_INFO_NAMEENTRYSIZE, &entry_size) != 0 ||
+	    pcre2_pattern_info(re->code, PCRE2_INFO_NAMETABLE, &table) != 0)
+		count = 0;
+	/* Each entry: the group number (2 bytes, big-endian), then the NUL-terminated name. */
+	for (uint32_t i = 0; i < count; i++) {
+		PCRE2_SPTR e = table + (size_t)i * entry_size;
+		uint32_t group = ((uint32_t)e[0] << 8) | e[1];
+		PCRE2_SIZE start, end;
+		char *value;
+
+		if (group >= pcre2_get_ovector_count(md))
+			continue;
+		start = ov[2 * group];
+		end = ov[2 * group + 1];
+		if (start == PCRE2_UNSET || end < start)
+			continue;
+		value = xstrndup(subject + start, end - start);
+		cb(arg, (const char *)(e + 2), value);
+		free(value);
+	}
+	pcre2_match_data_free(md);
+	return 1;
+}
+
 char *regex_replace_all(const struct regex *re, const char *subject, const char *replacement)
 {
 	size_t len = strlen(subject);

@@ -34,6 +34,15 @@ int regex_capture(const struct regex *re, const char *subject, int group, char *
 		  size_t outlen);
 
 /*
+ * Matches re against subject (NULL matches like "") and calls cb(arg, name,
+ * value) for every named group (?<name>…) the first match set, in name
+ * order; value is NUL-terminated and only valid during the call. Returns 1
+ * on match, 0 on no match, -1 on error.
+ */
+int regex_named_groups(const struct regex *re, const char *subject,
+		       void (*cb)(void *arg, const char *name, const char *value), void *arg);
+
+/*
  * Replaces every match of re in subject with replacement ($1 style groups
  * allowed). Returns an owned string (free()) or NULL on error.
  */

@@ -6,6 +6,7 @@
 #include "render.h"
 
 #include "alert.h"
+#include "investigate.h"
 #include "log.h"
 #include "util.h"
 
@@ -115,6 +116,77 @@ static void received_body(const struct incident_view *inc, const struct alert *a
 	}
 }
 
+/* Fills the keys every message has; takes text and the arrays. */
+static char *finish(cJSON *m, const char *kind, const struct incident_view *inc, char *headline,
+		    struct buf *text, cJSON *bullets, cJSON *buttons, const char *command,
+		    bool thread_start)
+{
+	char *out;
+	cJSON_AddStringToObject(m, "kind", kind);
+	cJSON_AddNumberToObject(m, "incident", (double)inc->id);
+	cJSON_AddStringToObject(m, "headline", headline);
+	cJSON_AddStringToObject(m, "text", text->data ? text->data : "");
+	cJSON_AddItemToObject(m, "bullets", bullets);
+	if (command)
+		cJSON_AddStringToObject(m, "command", command);
+	else
+		cJSON_AddNullToObject(m, "command");
+	cJSON_AddItemToObject(m, "buttons", buttons);
+	cJSON_AddStringToObject(m, "state", inc->state);
+	cJSON_AddStringToObject(m, "severity", inc->severity);
+	cJSON_AddStringToObject(m, "environment", inc->environment);
+	cJSON_AddBoolToObject(m, "thread_start", thread_start);
+	out = cJSON_PrintUnformatted(m);
+	cJSON_Delete(m);
+	buf_release(text);
+	free(headline);
+	if (out == NULL)
+		fatal("event=oom what=render");
+	return out;
+}
+
+static void add_buttons(cJSON *buttons)
+{
+	cJSON_AddItemToArray(buttons, cJSON_CreateString("ack"));
+	cJSON_AddItemToArray(buttons, cJSON_CreateString("resolve"));
+	cJSON_AddItemToArray(buttons, cJSON_CreateString("silence_1h"));
+}
+
+char *render_report(const struct incident_view *inc, const struct report *r, const char *note)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON *bullets = cJSON_CreateArray();
+	cJSON *buttons = cJSON_CreateArray();
+	char cause[TEXT_MAX + 8], command[512];
+	bool noise = strcmp(r->verdict, "noise") == 0;
+	struct buf text;
+
+	buf_init(&text, 0);
+	clip(cause, sizeof(cause), r->root_cause, TEXT_MAX);
+	if (noise) {
+		/* A dismissal is one line: nobody needs to act on it. */
+		buf_printf(&text, "\xF0\x9F\x92\xA4 Dismissed as noise (%s, %s confidence): %s",
+			   r->category, r->confidence, cause);
+		return finish(m, MSG_REPORT, inc, render_headline(inc), &text, bullets, buttons,
+			      NULL, false);
+	}
+	buf_printf(&text, "\xF0\x9F\x94\x8E Real problem \xC2\xB7 %s \xC2\xB7 %s confidence\n%s",
+		   r->category, r->confidence, cause);
+	for (size_t i = 0; i < r->n_evidence && i < 5; i++)
+		add_bullet(bullets, "%s", r->evidence[i]);
+	if (r->action_type[0])
+		add_bullet(bullets, "proposed fix: %s %s", r->action_type,
+			   r->action_target ? r->action_target : "");
+	if (!str_empty(note))
+		add_bullet(bullets, "%s", note);
+	if (strcmp(inc->state, "resolved") != 0)
+		add_buttons(buttons);
+	if (r->recommended_command)
+		clip(command, sizeof(command), r->recommended_command, 400);
+	return finish(m, MSG_REPORT, inc, render_headline(inc), &text, bullets, buttons,
+		      r->recommended_command ? command : NULL, false);
+}
+
 char *render_message(const char *kind, const struct incident_view *inc, const struct alert *a)
 {
 	cJSON *m = cJSON_CreateObject();
@@ -124,7 +196,6 @@ char *render_message(const char *kind, const struct incident_view *inc, const st
 	char dur[32];
 	struct buf text;
 	bool thread_start = false;
-	char *out;
 
 	buf_init(&text, 0);
 	if (strcmp(kind, MSG_RECEIVED) == 0) {
@@ -146,28 +217,9 @@ char *render_message(const char *kind, const struct incident_view *inc, const st
 		log_warnx("incident=%lld event=render_unknown_kind kind=%s", (long long)inc->id, kind);
 		buf_printf(&text, "%s", kind);
 	}
-	if (strcmp(kind, MSG_RECEIVED) == 0 || strcmp(kind, MSG_REOPENED) == 0) {
-		cJSON_AddItemToArray(buttons, cJSON_CreateString("ack"));
-		cJSON_AddItemToArray(buttons, cJSON_CreateString("resolve"));
-		cJSON_AddItemToArray(buttons, cJSON_CreateString("silence_1h"));
-	}
-
-	cJSON_AddStringToObject(m, "kind", kind);
-	cJSON_AddNumberToObject(m, "incident", (double)inc->id);
-	cJSON_AddStringToObject(m, "headline", headline);
-	cJSON_AddStringToObject(m, "text", text.data ? text.data : "");
-	cJSON_AddItemToObject(m, "bullets", bullets);
-	cJSON_AddNullToObject(m, "command");
-	cJSON_AddItemToObject(m, "buttons", buttons);
-	cJSON_AddStringToObject(m, "state", inc->state);
-	cJSON_AddStringToObject(m, "severity", inc->severity);
-	cJSON_AddStringToObject(m, "environment", inc->environment);
-	cJSON_AddBoolToObject(m, "thread_start", thread_start);
-	out = cJSON_PrintUnformatted(m);
-	cJSON_Delete(m);
-	buf_release(&text);
-	free(headline);
-	if (out == NULL)
-		fatal("event=oom what=render");
-	return out;
+	if (!str_empty(inc->note))
+		add_bullet(bullets, "%s", inc->note);
+	if (strcmp(kind, MSG_RECEIVED) == 0 || strcmp(kind, MSG_REOPENED) == 0)
+		add_buttons(buttons);
+	return finish(m, kind, inc, headline, &text, bullets, buttons, NULL, thread_start);
 }

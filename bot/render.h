@@ -34,6 +34,7 @@ struct incident_view {
 	int64_t resolved_at_ms;
 	bool flapping;
 	int64_t reopen_count;
+	const char *note;       /* optional extra line, e.g. where its investigation stands */
 };
 
 /* Message kinds, as stored in outbox.kind and the message's "kind". */
@@ -41,6 +42,17 @@ struct incident_view {
 #define MSG_NOISE "noise"
 #define MSG_RESOLVED "resolved"
 #define MSG_REOPENED "reopened"
+#define MSG_REPORT "report"
+
+struct report;
+
+/*
+ * The investigation's report for the thread: verdict, category and
+ * confidence, the root cause, the evidence bullets, the command to run, and
+ * the buttons. note (may be NULL) adds a line, e.g. that the incident
+ * resolved meanwhile. Owned JSON text, same keys as render_message.
+ */
+char *render_report(const struct incident_view *inc, const struct report *r, const char *note);
 
 /*
  * Returns the owned JSON text (free()) of a message of kind about inc; a is

@@ -101,7 +101,46 @@ static const char *const migrations[] = {
 	"  error TEXT"
 	");"
 	"CREATE INDEX outbox_pending ON outbox(channel, state, id);",
+
+	/* 2: investigations and the audit trail of their tool calls. */
+	"CREATE TABLE investigations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+	"  alert_id INTEGER REFERENCES alerts(id),"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','running','done','failed')),"
+	"  mode TEXT NOT NULL DEFAULT 'rules',"
+	"  playbooks TEXT,"
+	"  verdict TEXT CHECK (verdict IN ('noise','real')),"
+	"  category TEXT,"
+	"  confidence TEXT CHECK (confidence IN ('low','medium','high')),"
+	"  report TEXT,"
+	"  steps INTEGER NOT NULL DEFAULT 0,"
+	"  tokens INTEGER NOT NULL DEFAULT 0,"
+	"  duration_ms INTEGER,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER,"
+	"  error TEXT"
+	");"
+	"CREATE INDEX investigations_by_state ON investigations(state, id);"
+	"CREATE INDEX investigations_by_incident ON investigations(incident_id);"
+	"CREATE TABLE tool_calls ("
+	"  id INTEGER PRIMARY KEY,"
+	"  investigation_id INTEGER NOT NULL REFERENCES investigations(id),"
+	"  seq INTEGER NOT NULL,"
+	"  tool TEXT NOT NULL,"
+	"  args TEXT NOT NULL,"
+	"  ok INTEGER NOT NULL,"
+	"  duration_ms INTEGER NOT NULL,"
+	"  excerpt TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX tool_calls_by_investigation ON tool_calls(investigation_id, seq);",
 };
+
+_Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
 
 static int set_pragmas(sqlite3 *db, bool read_only)
 {

@@ -30,6 +30,9 @@ enum {
 	ST_RESOLVE_INCIDENT,
 	ST_REOPEN_INCIDENT,
 	ST_LOAD_VIEW,
+	ST_INSERT_INVESTIGATION,
+	ST_COUNT_INVESTIGATIONS,
+	ST_LOAD_ALERT,
 };
 
 const char *triage_action_name(enum triage_action a)
@@ -165,15 +168,19 @@ static int upsert_member(struct triage_ctx *ctx, int64_t incident, const struct 
 	return step_done(ctx, st, err, errlen);
 }
 
-/* Loads the incident's view for rendering; strings live in *row until the next call. */
-static int load_view(struct triage_ctx *ctx, int64_t id, struct incident_view *v,
-		     sqlite3_stmt **row)
+static const char view_sql[] =
+	"SELECT id, alertname, environment, severity, state, cluster, namespace, workload,"
+	" summary, coalesce(verdict_reason, ''), alert_count, opened_at,"
+	" coalesce(resolved_at, 0), flapping, reopen_count FROM incidents WHERE id = ?";
+
+void triage_view_release(struct store *s)
 {
-	sqlite3_stmt *st = store_stmt(
-		ctx->store, ST_LOAD_VIEW,
-		"SELECT id, alertname, environment, severity, state, cluster, namespace, workload,"
-		" summary, coalesce(verdict_reason, ''), alert_count, opened_at,"
-		" coalesce(resolved_at, 0), flapping, reopen_count FROM incidents WHERE id = ?");
+	(void)store_stmt(s, ST_LOAD_VIEW, view_sql); /* resets it */
+}
+
+int triage_load_view(struct store *s, int64_t id, struct incident_view *v)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_LOAD_VIEW, view_sql);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -195,29 +202,133 @@ static int load_view(struct triage_ctx *ctx, int64_t id, struct incident_view *v
 	v->resolved_at_ms = sqlite3_column_int64(st, 12);
 	v->flapping = sqlite3_column_int(st, 13) != 0;
 	v->reopen_count = sqlite3_column_int64(st, 14);
-	*row = st;
 	return 0;
 }
 
-/* Renders kind for the incident and queues it for every enabled channel. */
-static int post(struct triage_ctx *ctx, int64_t incident, const char *kind, const struct alert *a,
-		char *err, size_t errlen)
+static void kv_from_json(const char *json, struct kv_list *l)
+{
+	cJSON *o = cJSON_Parse(json);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, o)
+	{
+		if (cJSON_IsString(it) && it->string != NULL)
+			kv_list_set(l, it->string, it->valuestring);
+	}
+	cJSON_Delete(o);
+}
+
+int triage_load_alert(struct store *s, int64_t alert_id, struct alert *a)
+{
+	sqlite3_stmt *st = store_stmt(
+		s, ST_LOAD_ALERT,
+		"SELECT source, status, alertname, severity, environment, cluster, namespace,"
+		" workload, summary, labels, annotations, coalesce(starts_at, 0),"
+		" coalesce(ends_at, 0), source_fingerprint, fingerprint, group_key,"
+		" generator_url, raw FROM alerts WHERE id = ?");
+	int rc = -1;
+
+	alert_init(a);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, alert_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		enum severity sev = SEV_WARNING;
+		(void)alert_source_parse(store_col_text(st, 0), &a->source);
+		a->status = strcmp(store_col_text(st, 1), "resolved") == 0 ? ALERT_RESOLVED
+									    : ALERT_FIRING;
+		a->name = xstrdup(store_col_text(st, 2));
+		(void)severity_parse(store_col_text(st, 3), &sev);
+		a->severity = sev;
+		a->environment = xstrdup(store_col_text(st, 4));
+		a->cluster = xstrdup(store_col_text(st, 5));
+		a->namespace = xstrdup(store_col_text(st, 6));
+		a->workload = xstrdup(store_col_text(st, 7));
+		a->summary = xstrdup(store_col_text(st, 8));
+		a->description = xstrdup("");
+		kv_from_json(store_col_text(st, 9), &a->labels);
+		kv_from_json(store_col_text(st, 10), &a->annotations);
+		a->starts_at_ms = sqlite3_column_int64(st, 11);
+		a->ends_at_ms = sqlite3_column_int64(st, 12);
+		a->source_fingerprint = xstrdup(store_col_text(st, 13));
+		strlcpy0(a->fingerprint, store_col_text(st, 14), sizeof(a->fingerprint));
+		a->group_key = xstrdup(store_col_text(st, 15));
+		a->generator_url = xstrdup(store_col_text(st, 16));
+		a->raw = xstrdup(store_col_text(st, 17));
+		{
+			const char *d = kv_list_get(&a->annotations, "description");
+			if (d != NULL) {
+				free(a->description);
+				a->description = xstrdup(d);
+			}
+		}
+		rc = 0;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Renders kind for the incident (with an optional note) and queues it for every channel. */
+static int post_note(struct triage_ctx *ctx, int64_t incident, const char *kind,
+		     const struct alert *a, const char *note, char *err, size_t errlen)
 {
 	struct incident_view v;
-	sqlite3_stmt *row = NULL;
 	char *body;
 	int rc;
 
 	if (ctx->n_channels == 0)
 		return 0;
-	if (load_view(ctx, incident, &v, &row) < 0)
+	if (triage_load_view(ctx->store, incident, &v) < 0)
 		return snprintf(err, errlen, "incident %lld vanished", (long long)incident), -1;
+	v.note = note;
 	body = render_message(kind, &v, a);
-	sqlite3_reset(row);
+	triage_view_release(ctx->store);
 	rc = outbox_enqueue(ctx->store, incident, kind, body, ctx->channels, ctx->n_channels,
 			    ctx->now_ms, err, errlen);
 	free(body);
 	return rc;
+}
+
+static int post(struct triage_ctx *ctx, int64_t incident, const char *kind, const struct alert *a,
+		char *err, size_t errlen)
+{
+	return post_note(ctx, incident, kind, a, NULL, err, errlen);
+}
+
+/* Where a new investigation will stand: started at once, or queued behind others. */
+static void queue_note(struct triage_ctx *ctx, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = store_stmt(ctx->store, ST_COUNT_INVESTIGATIONS,
+				      "SELECT count(*) FILTER (WHERE state = 'pending'),"
+				      " count(*) FILTER (WHERE state = 'running')"
+				      " FROM investigations WHERE state IN ('pending', 'running')");
+	long long pending = 0, running = 0;
+
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		pending = sqlite3_column_int64(st, 0);
+		running = sqlite3_column_int64(st, 1);
+	}
+	if (st)
+		sqlite3_reset(st);
+	if ((size_t)(pending + running) < ctx->cfg->workers)
+		snprintf(out, outlen, "investigating\xE2\x80\xA6");
+	else
+		snprintf(out, outlen,
+			 "investigation queued: %lld ahead of it, all %zu workers busy", pending,
+			 ctx->cfg->workers);
+}
+
+static int insert_investigation(struct triage_ctx *ctx, int64_t incident, int64_t alert_id,
+				char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store_stmt(ctx->store, ST_INSERT_INVESTIGATION,
+				      "INSERT INTO investigations (incident_id, alert_id, state,"
+				      " created_at) VALUES (?, ?, 'pending', ?)");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare investigation insert"), -1;
+	sqlite3_bind_int64(st, 1, incident);
+	sqlite3_bind_int64(st, 2, alert_id);
+	sqlite3_bind_int64(st, 3, ctx->now_ms);
+	return step_done(ctx, st, err, errlen);
 }
 
 static int open_incident(struct triage_ctx *ctx, const struct alert *a, const char *state,
@@ -346,7 +457,13 @@ static int triage_firing(struct triage_ctx *ctx, struct alert *a, int found,
 			  err, errlen) < 0 ||
 	    upsert_member(ctx, out->incident_id, a, err, errlen) < 0)
 		return -1;
-	return post(ctx, out->incident_id, noise ? MSG_NOISE : MSG_RECEIVED, a, err, errlen);
+	if (noise)
+		return post(ctx, out->incident_id, MSG_NOISE, a, err, errlen);
+	{
+		char note[128];
+		queue_note(ctx, note, sizeof(note));
+		return post_note(ctx, out->incident_id, MSG_RECEIVED, a, note, err, errlen);
+	}
 }
 
 static int triage_resolved(struct triage_ctx *ctx, struct alert *a, int found,
@@ -400,5 +517,10 @@ int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome 
 		return -1;
 	if (ctx->dry_run)
 		return 0;
-	return insert_alert(ctx, a, out->incident_id, &out->alert_id, err, errlen);
+	if (insert_alert(ctx, a, out->incident_id, &out->alert_id, err, errlen) < 0)
+		return -1;
+	/* A new incident (not dismissed) gets a fresh investigation, queued durably. */
+	if (out->action == TRIAGE_OPENED)
+		return insert_investigation(ctx, out->incident_id, out->alert_id, err, errlen);
+	return 0;
 }

@@ -57,4 +57,17 @@ struct triage_outcome {
 int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome *out, char *err,
 		 size_t errlen);
 
+struct incident_view;
+
+/*
+ * Loads incident id's view for rendering. Its strings live in the store's
+ * statement cache until the next call on the same store. 0 or -1.
+ */
+int triage_load_view(struct store *s, int64_t id, struct incident_view *v);
+/* Ends the use of the strings of the last triage_load_view() on s. */
+void triage_view_release(struct store *s);
+
+/* Rebuilds a stored alert (labels, annotations, our fingerprint …) into a (alert_free). 0 or -1. */
+int triage_load_alert(struct store *s, int64_t alert_id, struct alert *a);
+
 #endif

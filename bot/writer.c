@@ -40,15 +40,11 @@ struct writer {
 static void run_batch(struct writer *w, struct writer_job *batch, struct config *cfg)
 {
 	const char *channels[16];
-	size_t n_channels = 0, n_reg;
-	const struct channel_ops *const *reg = channel_registry(&n_reg);
+	size_t n_channels = channels_enabled(cfg, channels, ARRAY_LEN(channels));
 	struct writer_env env = {.store = w->store, .cfg = cfg, .fp = w->fp, .now_ms = now_ms()};
 	struct writer_job *j;
 	int rc;
 
-	for (size_t i = 0; i < n_reg && n_channels < ARRAY_LEN(channels); i++)
-		if (reg[i]->enabled(cfg))
-			channels[n_channels++] = reg[i]->name;
 	env.channels = channels;
 	env.n_channels = n_channels;
 

@@ -53,6 +53,9 @@ const struct channel_ops *const *channel_registry(size_t *n);
 /* The channel named name, or NULL. */
 const struct channel_ops *channel_lookup(const char *name);
 
+/* Fills names[0..max) with the channels cfg enables; returns the count. */
+size_t channels_enabled(const struct config *cfg, const char **names, size_t max);
+
 /* The console channel writes to this stream (stdout unless a test changes it). */
 void console_set_stream(void *file);
 

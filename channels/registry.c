@@ -23,3 +23,12 @@ const struct channel_ops *channel_lookup(const char *name)
 			return registry[i];
 	return NULL;
 }
+
+size_t channels_enabled(const struct config *cfg, const char **names, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]) && n < max; i++)
+		if (registry[i]->enabled(cfg))
+			names[n++] = registry[i]->name;
+	return n;
+}

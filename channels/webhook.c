@@ -57,6 +57,7 @@ struct intake_job {
 	struct intake_result parsed;
 	struct triage_outcome *outcomes; /* owned; parsed.n of them */
 	bool posted;              /* enqueued outbox messages */
+	bool opened;              /* queued an investigation */
 };
 
 static void respond(struct session *s, int status, const char *content_type, char *body)
@@ -100,6 +101,9 @@ static int intake_job_run(struct writer_job *wj, const struct writer_env *env, c
 			return -1;
 		switch (job->outcomes[i].action) {
 		case TRIAGE_OPENED:
+			job->opened = true;
+			job->posted = true;
+			break;
 		case TRIAGE_DISMISSED:
 		case TRIAGE_REOPENED:
 		case TRIAGE_RESOLVED:
@@ -174,6 +178,8 @@ static void intake_job_done(struct writer_job *wj)
 		log_outcomes(job);
 		if (job->posted)
 			daemon_kick_outbox(d);
+		if (job->opened)
+			daemon_dispatch(d);
 	} else {
 		log_error("event=intake_store_failed alerts=%zu error=\"%s\"", job->parsed.n,
 			  job->base.error);
@@ -301,7 +307,8 @@ static int on_request(struct session *s, const char *path)
 		}
 		return 0;
 	}
-	if (!is_body_method) {
+	/* Grafana's webhook contact point may be set to PUT; nothing else sends PUT. */
+	if (strcmp(method, "POST") != 0 && !(strcmp(method, "PUT") == 0 && s->format == INTAKE_GRAFANA)) {
 		respond_error(s, 405, "method not allowed (use POST)");
 		return 0;
 	}

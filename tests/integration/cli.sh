@@ -187,6 +187,12 @@ post_id /alerts "$T/grafana2.json"
 check_code "Grafana payload to /alerts (auto-detect) -> 202" 202
 inc_load
 check "auto-detected Grafana alert made an incident" 1 "$(inc_sql "SELECT count(*) FROM inc WHERE alertname='GrafanaAutoDetected'")"
+# Grafana's contact point can be set to PUT; only /alerts/grafana takes it.
+grafana_payload GrafanaPut >"$T/grafana3.json"
+req PUT /alerts/grafana -H 'Content-Type: application/json' --data-binary @"$T/grafana3.json"
+check_code "Grafana payload by PUT to /alerts/grafana -> 202" 202
+inc_load
+check "Grafana alert sent by PUT made an incident" 1 "$(inc_sql "SELECT count(*) FROM inc WHERE alertname='GrafanaPut'")"
 
 # ------------------------------------------------------------------ Uptime Kuma
 kuma_payload() { # STATUS(0|1) MSG

@@ -113,6 +113,11 @@ bail() {
 
 finish() {
 	trap - USR1
+	# With NIGHTSHIFT=build/asan/nightshift, sanitizer reports land in bot.log.
+	if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/bot.log" 2>/dev/null; then
+		not_ok "no sanitizer reports in bot.log" \
+			"$(grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/bot.log" | head -n 30)"
+	fi
 	if [ "$FAIL" -gt 0 ] && [ -s "$T/bot.log" ]; then
 		diag "--- last lines of bot.log ($T/bot.log) ---"
 		diag "$(tail -n 15 "$T/bot.log" | cut -c1-300)"
