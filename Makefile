@@ -19,11 +19,12 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
+SIM_SRC := $(wildcard contrib/simcluster/*.c) bot/util.c bot/log.c
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 
 .PHONY: all deps test test-unit test-asan fuzz demo bench clean format check-banned
 
-all: nightshift
+all: nightshift $(BUILD)/simcluster
 
 deps:
 	@sh contrib/deps.sh
@@ -33,6 +34,11 @@ nightshift: $(BUILD)/nightshift
 
 $(BUILD)/nightshift: $(BUILD)/bot/main.o $(BUILD)/libnightshift.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The simulated Kubernetes API server of the demo and the tests (contrib/simcluster).
+$(BUILD)/simcluster: $(SIM_SRC) contrib/simcluster/simcluster.h bot/util.h bot/log.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_SRC) $(LDLIBS)
 
 $(BUILD)/libnightshift.a: $(LIB_OBJ)
 	rm -f $@
@@ -50,7 +56,7 @@ $(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libnightshift.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libnightshift.a $(LDLIBS)
 
-test-bins: $(BUILD)/nightshift $(UNIT_BIN) $(HELPER_BIN)
+test-bins: $(BUILD)/nightshift $(BUILD)/simcluster $(UNIT_BIN) $(HELPER_BIN)
 
 # The whole suite: unit, integration, the sanitizer build, a short fuzz run.
 test: deps
@@ -87,7 +93,7 @@ fuzz: deps fuzz-bin
 
 demo:
 	@sh contrib/deps.sh --demo
-	@$(MAKE) --no-print-directory nightshift
+	@$(MAKE) --no-print-directory nightshift $(BUILD)/simcluster
 	./nightshift demo
 
 bench: deps
