@@ -346,6 +346,7 @@ static void on_body_complete(struct session *s)
 {
 	struct daemon *d = daemon_of(s->wsi);
 	struct intake_job *job;
+	int rc;
 
 	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
 	s->awaiting_body = false;
@@ -355,13 +356,18 @@ static void on_body_complete(struct session *s)
 		return;
 	}
 	job = xcalloc(1, sizeof(*job));
-	if (intake_parse(s->body.data ? s->body.data : "", s->body.len, s->format, &job->parsed) <
-	    0) {
+	rc = intake_parse(s->body.data ? s->body.data : "", s->body.len, s->format, &job->parsed);
+	/*
+	 * The body is not needed past here, and must go now: lws zeroes the
+	 * session data when a keep-alive transaction completes, so anything
+	 * still held in it after the response is lost.
+	 */
+	buf_release(&s->body);
+	if (rc < 0) {
 		respond_error(s, job->parsed.http_status, job->parsed.error);
 		intake_job_free(job);
 		return;
 	}
-	buf_release(&s->body);
 	if (job->parsed.test_message) {
 		respond(s, 200, "application/json", xstrdup("{\"status\":\"test\"}"));
 		log_info("event=webhook_test_message");
