@@ -397,15 +397,17 @@ static int write_response(struct session *s)
 	    (s->close_after &&
 	     lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION, (unsigned char *)"close",
 					  5, &p, end)) ||
-	    lws_finalize_write_http_header(s->wsi, start, &p, end)) {
+	    lws_finalize_http_header(s->wsi, &p, end)) {
 		free(buf);
 		return -1;
 	}
+	/* Headers and body in one write: one send() per response, not two. */
 	if (len) {
 		memcpy(p, s->resp, len);
-		if (lws_write(s->wsi, p, len, LWS_WRITE_HTTP_FINAL) != (int)len)
-			rc = -1;
+		p += len;
 	}
+	if (lws_write(s->wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+		rc = -1;
 	if (s->route == ROUTE_ALERTS || s->status >= 400)
 		metrics_response(&d->metrics, s->status, (double)(mono_ms() - s->started_ms) / 1000.0);
 	free(buf);
