@@ -47,7 +47,7 @@ static pcre2_match_context *limits(void)
 	return match_ctx;
 }
 
-struct regex *regex_new(const char *pattern, char *err, size_t errlen)
+static struct regex *compile(const char *pattern, bool jit, char *err, size_t errlen)
 {
 	int errcode;
 	PCRE2_SIZE erroff;
@@ -64,11 +64,22 @@ struct regex *regex_new(const char *pattern, char *err, size_t errlen)
 		return NULL;
 	}
 	/* JIT is an optimisation: on a host that forbids it the interpreter is used. */
-	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+	if (jit)
+		(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
 	re = xcalloc(1, sizeof(*re));
 	re->code = code;
 	re->pattern = xstrdup(pattern);
 	return re;
+}
+
+struct regex *regex_new(const char *pattern, char *err, size_t errlen)
+{
+	return compile(pattern, true, err, errlen);
+}
+
+struct regex *regex_new_interpreted(const char *pattern, char *err, size_t errlen)
+{
+	return compile(pattern, false, err, errlen);
 }
 
 void regex_free(struct regex *re)

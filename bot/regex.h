@@ -18,6 +18,12 @@ struct regex;
  * regex_free) or NULL with a message in err ("missing ) at offset 4").
  */
 struct regex *regex_new(const char *pattern, char *err, size_t errlen);
+/*
+ * The same without JIT, for patterns matched rarely (playbook findings run
+ * once per investigation): JIT code takes executable memory for every
+ * pattern, about 1 MB for the shipped playbooks, and saves nothing there.
+ */
+struct regex *regex_new_interpreted(const char *pattern, char *err, size_t errlen);
 void regex_free(struct regex *re);
 const char *regex_pattern(const struct regex *re);
 
