@@ -172,7 +172,9 @@ void fingerprint_alert(const struct fingerprinter *fp, const char *const *labels
 		memcpy(sorted, labels, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), cmp_str);
 	buf_init(&b, 0);
-	buf_printf(&b, "alertname=%s\n", a->name ? a->name : "");
+	buf_puts(&b, "alertname=");
+	buf_puts(&b, a->name ? a->name : "");
+	buf_puts(&b, "\n");
 	for (size_t i = 0; i < n; i++) {
 		const char *value;
 		char *norm;
@@ -184,7 +186,10 @@ void fingerprint_alert(const struct fingerprinter *fp, const char *const *labels
 		if (value == NULL)
 			continue;
 		norm = fingerprint_normalise(fp, value);
-		buf_printf(&b, "%s=%s\n", sorted[i], norm);
+		buf_puts(&b, sorted[i]);
+		buf_puts(&b, "=");
+		buf_puts(&b, norm);
+		buf_puts(&b, "\n");
 		free(norm);
 	}
 	sha256_hex(b.data, b.len, a->fingerprint);

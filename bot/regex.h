@@ -50,7 +50,8 @@ int regex_named_groups(const struct regex *re, const char *subject,
 
 /*
  * Replaces every match of re in subject with replacement ($1 style groups
- * allowed). Returns an owned string (free()) or NULL on error.
+ * allowed). Returns an owned string (free()), or NULL when nothing matched
+ * or on error (a limit hit): either way the subject stands as it is.
  */
 char *regex_replace_all(const struct regex *re, const char *subject, const char *replacement);
 
