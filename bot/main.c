@@ -167,7 +167,8 @@ int main(int argc, char **argv)
 		struct playbook_set set;
 		rc = playbook_set_load(cfg->playbooks_dir, &set, err, sizeof(err));
 		if (rc < 0) {
-			fputs(err, stderr);
+			fprintf(stderr, "%s%s", err,
+				err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
 			rc = 1;
 		} else {
 			printf("configuration OK (%zu playbooks)\n", set.n);
