@@ -116,6 +116,16 @@ if [ ! -x "$NS" ]; then
 fi
 say "$("$NS" --version 2>&1 | head -n 1), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $(nproc) cores, $(uname -r)"
 
+# ------------------------------------------------------------------ memory floor
+# What loading nightshift's libraries costs before it does anything (shared
+# library pages, most of them libcurl's dependencies: GnuTLS, Kerberos, LDAP…).
+FLOOR_LINE=
+if cc -std=c11 -D_GNU_SOURCE -O2 -o "$T/floor" bench/floor.c \
+	$(pkg-config --cflags --libs libwebsockets libcurl libcjson sqlite3 libpcre2-8 yaml-0.1 libcrypto) \
+	-pthread >"$T/floor.log" 2>&1; then
+	FLOOR_LINE=$("$T/floor" 2>/dev/null | grep '^FLOOR ')
+fi
+
 # ------------------------------------------------------------------ nightshift
 NS_PORT=$(free_port)
 cat >"$T/ns.yml" <<EOF
@@ -257,6 +267,7 @@ for b in $BATCHES; do
 done
 row "nightshift non-2xx / socket errors (all runs)" "$ERRS" "0"
 row "nightshift idle RSS (VmRSS after 2 s)" "$(mb "$IDLE_KB")" "<= 8 MB" "$(verdict 'v <= 8192' "$IDLE_KB")"
+row "floor: a no-op linking the same libraries" "$(mb "$(field "$FLOOR_LINE" started_kb)")"
 row "nightshift idle anonymous RSS (its own memory)" "$(mb "$IDLE_ANON")"
 row "nightshift idle PSS (shared libraries split)" "$(mb "$IDLE_PSS")"
 row "nightshift peak RSS under load (VmHWM)" "$(mb "$PEAK_KB")"
