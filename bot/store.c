@@ -137,6 +137,50 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX tool_calls_by_investigation ON tool_calls(investigation_id, seq);",
+
+	/*
+	 * 3: follow-up questions asked in an incident's thread (bot/followup.h), a
+	 * durable queue like investigations; their tool calls go to tool_calls,
+	 * which is rebuilt so a row belongs to an investigation OR a follow-up.
+	 */
+	"CREATE TABLE followups ("
+	"  id INTEGER PRIMARY KEY,"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+	"  user TEXT NOT NULL,"
+	"  question TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','running','done','failed')),"
+	"  intent TEXT,"
+	"  answer TEXT,"
+	"  steps INTEGER NOT NULL DEFAULT 0,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER,"
+	"  answered_at INTEGER,"
+	"  error TEXT"
+	");"
+	"CREATE INDEX followups_by_state ON followups(state, id);"
+	"CREATE INDEX followups_by_incident ON followups(incident_id);"
+	"CREATE TABLE tool_calls_v3 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  investigation_id INTEGER REFERENCES investigations(id),"
+	"  followup_id INTEGER REFERENCES followups(id),"
+	"  seq INTEGER NOT NULL,"
+	"  tool TEXT NOT NULL,"
+	"  args TEXT NOT NULL,"
+	"  ok INTEGER NOT NULL,"
+	"  duration_ms INTEGER NOT NULL,"
+	"  excerpt TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  CHECK ((investigation_id IS NULL) <> (followup_id IS NULL))"
+	");"
+	"INSERT INTO tool_calls_v3 (id, investigation_id, seq, tool, args, ok, duration_ms,"
+	"  excerpt, created_at)"
+	"  SELECT id, investigation_id, seq, tool, args, ok, duration_ms, excerpt, created_at"
+	"  FROM tool_calls;"
+	"DROP TABLE tool_calls;"
+	"ALTER TABLE tool_calls_v3 RENAME TO tool_calls;"
+	"CREATE INDEX tool_calls_by_investigation ON tool_calls(investigation_id, seq);"
+	"CREATE INDEX tool_calls_by_followup ON tool_calls(followup_id, seq);",
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
