@@ -186,6 +186,18 @@ static void investigation_done(void *arg, const struct investigation_result *r)
 	(void)arg;
 	if (r->status == 1)
 		return; /* not pending any more: someone else had it */
+	if (r->followup) {
+		if (r->status < 0)
+			log_error("incident=%lld event=followup_failed followup=%lld intent=%s "
+				  "error=\"%s\"",
+				  (long long)r->incident_id, (long long)r->id, r->intent, r->error);
+		else
+			log_info("incident=%lld event=answered followup=%lld intent=%s steps=%d "
+				 "duration_ms=%lld",
+				 (long long)r->incident_id, (long long)r->id, r->intent, r->steps,
+				 (long long)r->duration_ms);
+		return;
+	}
 	if (r->status < 0)
 		log_error("incident=%lld event=investigation_failed investigation=%lld error=\"%s\"",
 			  (long long)r->incident_id, (long long)r->id, r->error);
@@ -415,6 +427,8 @@ int daemon_run(struct config *cfg, const char *ready_file)
 	/* Investigations a crash interrupted run again (their attempts are counted). */
 	(void)store_exec(d->store,
 			 "UPDATE investigations SET state = 'pending' WHERE state = 'running'");
+	/* So do follow-up questions: a restart still answers them. */
+	(void)store_exec(d->store, "UPDATE followups SET state = 'pending' WHERE state = 'running'");
 	if (start_channels(d) < 0)
 		goto out;
 

@@ -6,6 +6,7 @@
 #include "render.h"
 
 #include "alert.h"
+#include "followup.h"
 #include "investigate.h"
 #include "log.h"
 #include "util.h"
@@ -185,6 +186,28 @@ char *render_report(const struct incident_view *inc, const struct report *r, con
 		clip(command, sizeof(command), r->recommended_command, 400);
 	return finish(m, MSG_REPORT, inc, render_headline(inc), &text, bullets, buttons,
 		      r->recommended_command ? command : NULL, false);
+}
+
+char *render_followup(const struct incident_view *inc, const char *user, const char *question,
+		      const struct followup_answer *a)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON *bullets = cJSON_CreateArray();
+	cJSON *buttons = cJSON_CreateArray();
+	char who[64], asked[128], lead[TEXT_MAX + 8], command[512];
+	struct buf text;
+
+	buf_init(&text, 0);
+	clip(who, sizeof(who), str_empty(user) ? "someone" : user, 40);
+	clip(asked, sizeof(asked), question, 100);
+	clip(lead, sizeof(lead), a->text, TEXT_MAX);
+	buf_printf(&text, "\xE2\x86\xAA %s asked: %s\n%s", who, asked, lead);
+	for (size_t i = 0; i < a->n_bullets && i < FOLLOWUP_MAX_BULLETS; i++)
+		add_bullet(bullets, "%s", a->bullets[i]);
+	if (a->command)
+		clip(command, sizeof(command), a->command, 400);
+	return finish(m, MSG_ANSWER, inc, render_headline(inc), &text, bullets, buttons,
+		      a->command ? command : NULL, false);
 }
 
 char *render_message(const char *kind, const struct incident_view *inc, const struct alert *a)

@@ -43,6 +43,7 @@ struct incident_view {
 #define MSG_RESOLVED "resolved"
 #define MSG_REOPENED "reopened"
 #define MSG_REPORT "report"
+#define MSG_ANSWER "answer" /* a reply to a follow-up question (bot/followup.h) */
 
 struct report;
 
@@ -53,6 +54,17 @@ struct report;
  * resolved meanwhile. Owned JSON text, same keys as render_message.
  */
 char *render_report(const struct incident_view *inc, const struct report *r, const char *note);
+
+struct followup_answer;
+
+/*
+ * The reply to user's follow-up question in the incident's thread: the
+ * question quoted on the first line, the answer's lead, its bullets and its
+ * command (a code block in every channel); no buttons. At most ~12 lines.
+ * Owned JSON text, same keys as render_message (kind "answer").
+ */
+char *render_followup(const struct incident_view *inc, const char *user, const char *question,
+		      const struct followup_answer *a);
 
 /*
  * Returns the owned JSON text (free()) of a message of kind about inc; a is

@@ -8,6 +8,7 @@
 
 #include "channel.h"
 #include "config.h"
+#include "followup.h"
 #include "investigate.h"
 #include "k8s.h"
 #include "log.h"
@@ -23,7 +24,7 @@
 #include <time.h>
 
 enum { ST_CLAIM_READ = 50, ST_CLAIM, ST_INCIDENT_INVESTIGATING, ST_TOOL_CALL, ST_DONE, ST_FAILED,
-       ST_PENDING };
+       ST_PENDING, ST_PENDING_FOLLOWUPS };
 
 #define EXCERPT_MAX 2048
 #define QUEUE_MAX 64
@@ -253,13 +254,20 @@ void workers_run_one(struct store *store, const struct config *cfg,
 
 /* ---- the pool ---- */
 
+/* One unit of work: an investigation or a follow-up question, by row id. */
+struct job {
+	bool followup;
+	int64_t id;
+};
+
 struct workers {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int64_t queue[QUEUE_MAX]; /* guarded: ids handed out, not yet taken */
+	struct job queue[QUEUE_MAX]; /* guarded: handed out, not yet taken */
 	size_t queue_n;
-	int64_t in_flight[QUEUE_MAX]; /* guarded: handed out and not yet drained */
+	struct job in_flight[QUEUE_MAX]; /* guarded: handed out and not yet drained */
 	size_t in_flight_n;
+	bool followup_turn;          /* guarded: when both wait, whose turn is next */
 	struct investigation_result *done; /* guarded */
 	size_t done_n, done_alloc;
 	size_t idle;                 /* guarded */
@@ -297,13 +305,13 @@ static void *worker_main(void *arg)
 		struct investigation_result res;
 		struct config *cfg;
 		struct shared_playbooks *pb;
-		int64_t id;
+		struct job job;
 
 		while (w->queue_n == 0 && !w->stopping)
 			pthread_cond_wait(&w->cond, &w->lock);
 		if (w->stopping)
 			break;
-		id = w->queue[0];
+		job = w->queue[0];
 		memmove(w->queue, w->queue + 1, --w->queue_n * sizeof(*w->queue));
 		w->idle--;
 		cfg = config_ref(w->cfg);
@@ -317,11 +325,24 @@ static void *worker_main(void *arg)
 			n_clients = cfg->n_clusters;
 			clients = xcalloc(n_clients ? n_clients : 1, sizeof(*clients));
 		}
-		if (store != NULL) {
-			workers_run_one(store, cfg, &pb->set, clients, id, &res);
+		if (store != NULL && job.followup) {
+			struct followup_result fr;
+			followup_run_one(store, cfg, &pb->set, clients, job.id, &fr);
+			memset(&res, 0, sizeof(res));
+			res.id = fr.id;
+			res.incident_id = fr.incident_id;
+			res.followup = true;
+			res.status = fr.status;
+			strlcpy0(res.intent, followup_intent_name(fr.intent), sizeof(res.intent));
+			res.steps = fr.steps;
+			res.duration_ms = fr.duration_ms;
+			strlcpy0(res.error, fr.error, sizeof(res.error));
+		} else if (store != NULL) {
+			workers_run_one(store, cfg, &pb->set, clients, job.id, &res);
 		} else {
 			memset(&res, 0, sizeof(res));
-			res.id = id;
+			res.id = job.id;
+			res.followup = job.followup;
 			res.status = -1;
 			snprintf(res.error, sizeof(res.error), "worker has no store");
 		}
@@ -382,44 +403,69 @@ struct workers *workers_start(const char *db_path, struct config *cfg,
 	return w;
 }
 
-static bool in_flight(struct workers *w, int64_t id)
+static bool in_flight(struct workers *w, bool followup, int64_t id)
 {
 	for (size_t i = 0; i < w->in_flight_n; i++)
-		if (w->in_flight[i] == id)
+		if (w->in_flight[i].id == id && w->in_flight[i].followup == followup)
 			return true;
 	return false;
 }
 
-size_t workers_dispatch(struct workers *w, struct store *loop_store)
+/* Up to max pending ids of one kind that are not handed out yet, oldest first. */
+static size_t pending_ids(struct workers *w, sqlite3_stmt *st, bool followup, size_t max,
+			  int64_t *out)
 {
-	sqlite3_stmt *st;
-	size_t free_slots, started = 0;
-
-	pthread_mutex_lock(&w->lock);
-	free_slots = w->idle > w->queue_n ? w->idle - w->queue_n : 0;
-	pthread_mutex_unlock(&w->lock);
-	if (free_slots == 0)
-		return 0;
-	st = store_stmt(loop_store, ST_PENDING,
-			"SELECT id FROM investigations WHERE state = 'pending' ORDER BY id LIMIT ?");
+	size_t n = 0;
 	if (st == NULL)
 		return 0;
 	/* Rows already handed out are still 'pending' until their worker claims them. */
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)(free_slots + QUEUE_MAX));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)(max + QUEUE_MAX));
 	pthread_mutex_lock(&w->lock);
-	while (started < free_slots && w->in_flight_n < QUEUE_MAX &&
-	       sqlite3_step(st) == SQLITE_ROW) {
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		if (in_flight(w, id))
-			continue;
-		w->queue[w->queue_n++] = id;
-		w->in_flight[w->in_flight_n++] = id;
+		if (!in_flight(w, followup, id))
+			out[n++] = id;
+	}
+	pthread_mutex_unlock(&w->lock);
+	sqlite3_reset(st);
+	return n;
+}
+
+size_t workers_dispatch(struct workers *w, struct store *loop_store)
+{
+	int64_t inv[QUEUE_MAX], fup[QUEUE_MAX];
+	size_t free_slots, started = 0, n_inv, n_fup, i = 0, f = 0;
+
+	pthread_mutex_lock(&w->lock);
+	free_slots = w->idle > w->queue_n ? w->idle - w->queue_n : 0;
+	if (free_slots > QUEUE_MAX - w->in_flight_n)
+		free_slots = QUEUE_MAX - w->in_flight_n;
+	pthread_mutex_unlock(&w->lock);
+	if (free_slots == 0)
+		return 0;
+	n_inv = pending_ids(w, store_stmt(loop_store, ST_PENDING,
+					  "SELECT id FROM investigations WHERE state = 'pending'"
+					  " ORDER BY id LIMIT ?"),
+			    false, free_slots, inv);
+	n_fup = pending_ids(w, store_stmt(loop_store, ST_PENDING_FOLLOWUPS,
+					  "SELECT id FROM followups WHERE state = 'pending'"
+					  " ORDER BY id LIMIT ?"),
+			    true, free_slots, fup);
+	pthread_mutex_lock(&w->lock);
+	while (started < free_slots && w->in_flight_n < QUEUE_MAX && (i < n_inv || f < n_fup)) {
+		/* Investigations first; when both wait, take turns so neither starves. */
+		bool both = i < n_inv && f < n_fup;
+		bool take_followup = f < n_fup && (i >= n_inv || w->followup_turn);
+		struct job job = {take_followup, take_followup ? fup[f++] : inv[i++]};
+		if (both)
+			w->followup_turn = !take_followup;
+		w->queue[w->queue_n++] = job;
+		w->in_flight[w->in_flight_n++] = job;
 		started++;
 	}
 	if (started)
 		pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-	sqlite3_reset(st);
 	return started;
 }
 
@@ -436,7 +482,8 @@ size_t workers_drain(struct workers *w,
 	w->done_n = w->done_alloc = 0;
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < w->in_flight_n; k++) {
-			if (w->in_flight[k] == done[i].id) {
+			if (w->in_flight[k].id == done[i].id &&
+			    w->in_flight[k].followup == done[i].followup) {
 				w->in_flight[k] = w->in_flight[--w->in_flight_n];
 				break;
 			}

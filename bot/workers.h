@@ -40,9 +40,11 @@ struct shared_playbooks *shared_playbooks_load(const char *dir, char *err, size_
 struct shared_playbooks *shared_playbooks_ref(struct shared_playbooks *p);
 void shared_playbooks_unref(struct shared_playbooks *p); /* NULL-safe */
 
-/* What the loop learns of a finished investigation. */
+/* What the loop learns of a finished investigation (or follow-up question). */
 struct investigation_result {
 	int64_t id, incident_id;
+	bool followup;            /* a follow-up question (bot/followup.h): id is the followup's */
+	char intent[16];          /* the follow-up's intent */
 	int status;               /* 0 done, -1 failed, 1 skipped (not pending any more) */
 	enum decision decision;
 	char verdict[8], category[24], confidence[8];
@@ -60,12 +62,16 @@ struct workers;
 struct workers *workers_start(const char *db_path, struct config *cfg,
 			      struct shared_playbooks *pb, void (*wake)(void *), void *wake_arg,
 			      char *err, size_t errlen);
-/* Loop thread: hands pending investigations to idle workers; returns how many. */
+/*
+ * Loop thread: hands pending investigations and follow-up questions to idle
+ * workers; returns how many. When both wait, they alternate (investigations
+ * first), so neither starves the other.
+ */
 size_t workers_dispatch(struct workers *w, struct store *loop_store);
 /* Loop thread: calls cb for every finished investigation; returns how many. */
 size_t workers_drain(struct workers *w,
 		     void (*cb)(void *arg, const struct investigation_result *r), void *arg);
-/* Investigations handed out and not yet drained. */
+/* Investigations and follow-ups handed out and not yet drained. */
 size_t workers_busy(struct workers *w);
 /* Next investigations use cfg and pb (references taken). */
 void workers_set_config(struct workers *w, struct config *cfg, struct shared_playbooks *pb);

@@ -1,0 +1,1500 @@
+/*
+ * This file contains the follow-up questions of followup.h: the intents
+ * (PCRE2), the queue row (followup_request), the stored facts an answer
+ * starts from, the answer of each intent (pure compose functions over the
+ * tools' text outputs), the fresh context that calls the read tools under the
+ * investigation budgets, and the life of one row on a worker.
+ *
+ * Statements here are prepared and finalized per use (follow-ups are rare),
+ * so this file takes no slot of the store's statement cache.
+ */
+#include "followup.h"
+
+#include "alert.h"
+#include "channel.h"
+#include "config.h"
+#include "investigate.h"
+#include "k8s.h"
+#include "log.h"
+#include "outbox.h"
+#include "regex.h"
+#include "render.h"
+#include "store.h"
+#include "tool.h"
+#include "triage.h"
+#include "util.h"
+#include "workers.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXCERPT_MAX 2048
+#define LINE_MAX_LEN 1024
+
+/* ---- intents ---- */
+
+const char *followup_intent_name(enum followup_intent i)
+{
+	static const char *names[] = {"help", "what_changed", "logs", "status", "history",
+				      "root_cause"};
+	return (unsigned)i < ARRAY_LEN(names) ? names[i] : "help";
+}
+
+/*
+ * Tried in this order; the first that matches wins. History before status
+ * ("has this happened before" is not "is it still happening"), logs before
+ * the rest ("why are the logs full of errors" wants logs), root cause last
+ * but one so "why did the deploy break" is answered with the finding.
+ */
+static const struct {
+	enum followup_intent intent;
+	const char *pattern;
+} intent_rules[] = {
+	{FU_HISTORY,
+	 "(?i)\\b(?:happen\\w*|seen|see|occurr?\\w*|had|fired|got)\\b.{0,40}?"
+	 "\\b(?:before|b4|previously|earlier|in\\s+the\\s+past|last\\s+time|again)\\b"
+	 "|\\bhistory\\b|\\bprevious\\s+(?:incidents?|times?|alerts?)\\b|\\brecurr\\w*"
+	 "|\\bhow\\s+often\\b|\\bfirst\\s+time\\b|\\bever\\s+(?:seen|happen\\w*)\\b"},
+	{FU_LOGS,
+	 "(?i)\\b(?:logs?|lgos?|logz|logfiles?)\\b|\\bstack\\s*traces?\\b|\\btracebacks?\\b"
+	 "|\\bstderr\\b|\\bstdout\\b"},
+	{FU_STATUS,
+	 "(?i)\\bstill\\b|\\bsti?ll+\\b|\\bstatus\\b|\\bstat\\b|\\bhappening\\b"
+	 "|\\brecovered\\b|\\bhealthy\\b|\\bfixed\\b|\\bback\\s+up\\b|\\bup\\s+again\\b"
+	 "|\\bis\\s+it\\s+(?:ok|okay|up|down|back|better|working|healthy|fine|over|resolved)\\b"
+	 "|\\bhow(?:\\W?s|\\s+is|\\s+are)\\s+(?:it|things|the\\s+pods?)\\b|\\bany\\s+better\\b"
+	 "|\\bpods?\\s+(?:ok|up|ready|running)\\b|\\bcurrent\\s+state\\b"},
+	{FU_WHAT_CHANGED,
+	 "(?i)\\bchang(?:e|ed|es|ing)\\b|\\bdeploy\\w*|\\bdepoly\\w*|\\brolle?d?\\s*out\\w*"
+	 "|\\brollouts?\\b|\\breleases?d?\\b|\\bversions?\\b|\\bimages?\\b|\\bupgraded?\\b"
+	 "|\\bshipped\\b|\\bpushed\\b|\\bnew\\s+build\\b|\\bdiff\\b"},
+	{FU_ROOT_CAUSE,
+	 "(?i)\\bwh?y+\\b|\\broot\\s*-?\\s*cause\\b|\\bcaused?\\b|\\bcauses\\b|\\brca\\b"
+	 "|\\bexplain\\b|\\breason\\b|\\bwhat\\W{0,3}s\\s+(?:the\\s+)?(?:problem|issue|wrong)\\b"
+	 "|\\bwhat\\s+(?:is\\s+(?:the\\s+)?(?:problem|issue|wrong)|happened|went\\s+wrong|broke)\\b"
+	 "|\\bdiagnos\\w*|\\bfinding\\b|\\bverdict\\b"},
+};
+
+static struct regex *intent_re[ARRAY_LEN(intent_rules)];
+static pthread_once_t intent_once = PTHREAD_ONCE_INIT;
+
+static void intent_init(void)
+{
+	for (size_t i = 0; i < ARRAY_LEN(intent_rules); i++) {
+		char err[256];
+		intent_re[i] = regex_new_interpreted(intent_rules[i].pattern, err, sizeof(err));
+		if (intent_re[i] == NULL)
+			fatal("event=followup_intent_regex index=%zu error=\"%s\"", i, err);
+	}
+}
+
+enum followup_intent followup_intent_of(const char *question)
+{
+	size_t n;
+
+	if (question == NULL)
+		return FU_HELP;
+	pthread_once(&intent_once, intent_init);
+	n = strlen(question);
+	if (n > FOLLOWUP_QUESTION_MAX)
+		n = FOLLOWUP_QUESTION_MAX;
+	for (size_t i = 0; i < ARRAY_LEN(intent_rules); i++)
+		if (regex_match(intent_re[i], question, n) == 1)
+			return intent_rules[i].intent;
+	return FU_HELP;
+}
+
+/* ---- the queue row ---- */
+
+static int check_text(const char *what, const char *s, size_t max, bool newlines, char *err,
+		      size_t errlen)
+{
+	size_t n;
+	bool blank = true;
+
+	if (s == NULL)
+		return snprintf(err, errlen, "%s is missing", what), -1;
+	n = strlen(s);
+	if (n > max)
+		return snprintf(err, errlen, "%s is too long (%zu bytes, at most %zu)", what, n, max),
+		       -1;
+	if (!utf8_valid(s, n))
+		return snprintf(err, errlen, "%s is not valid UTF-8", what), -1;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p < 0x20 && !(newlines && (*p == '\n' || *p == '\t' || *p == '\r'))) ||
+		    *p == 0x7f)
+			return snprintf(err, errlen, "%s contains control characters", what), -1;
+		if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r')
+			blank = false;
+	}
+	if (blank)
+		return snprintf(err, errlen, "%s is empty", what), -1;
+	return 0;
+}
+
+int followup_check(const char *user, const char *question, char *err, size_t errlen)
+{
+	if (check_text("the user name", user, FOLLOWUP_USER_MAX, false, err, errlen) < 0)
+		return -1;
+	return check_text("the question", question, FOLLOWUP_QUESTION_MAX, true, err, errlen);
+}
+
+/* Prepares sql on s's connection; NULL with err. */
+static sqlite3_stmt *prep(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(store_db(s)));
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+int64_t followup_request(struct store *s, int64_t incident_id, const char *user,
+			 const char *question, int64_t now_ms, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+	int64_t id = -1;
+
+	if (followup_check(user, question, err, errlen) < 0)
+		return -1;
+	if (incident_id <= 0)
+		return snprintf(err, errlen, "no incident %lld", (long long)incident_id), -1;
+	if ((st = prep(s, "SELECT 1 FROM incidents WHERE id = ?", err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, incident_id);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (!found)
+		return snprintf(err, errlen, "no incident %lld", (long long)incident_id), -1;
+	st = prep(s,
+		  "INSERT INTO followups (incident_id, user, question, state, created_at)"
+		  " VALUES (?, ?, ?, 'pending', ?)",
+		  err, errlen);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, incident_id);
+	store_bind_text(st, 2, user);
+	store_bind_text(st, 3, question);
+	sqlite3_bind_int64(st, 4, now_ms);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(store_db(s));
+	else
+		snprintf(err, errlen, "cannot queue the follow-up: %s", sqlite3_errmsg(store_db(s)));
+	sqlite3_finalize(st);
+	return id;
+}
+
+/* ---- answers ---- */
+
+void followup_answer_release(struct followup_answer *a)
+{
+	if (a == NULL)
+		return;
+	free(a->text);
+	for (size_t i = 0; i < a->n_bullets; i++)
+		free(a->bullets[i]);
+	free(a->command);
+	memset(a, 0, sizeof(*a));
+}
+
+char *followup_answer_text(const struct followup_answer *a)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	buf_printf(&b, "%s\n", a->text ? a->text : "");
+	for (size_t i = 0; i < a->n_bullets; i++)
+		buf_printf(&b, "  \xE2\x80\xA2 %s\n", a->bullets[i]);
+	if (a->command)
+		buf_printf(&b, "  $ %s\n", a->command);
+	return buf_detach(&b);
+}
+
+static void set_text(struct followup_answer *a, char *text)
+{
+	free(a->text);
+	a->text = text;
+}
+
+static void add_bullet(struct followup_answer *a, char *line)
+{
+	if (line == NULL)
+		return;
+	if (a->n_bullets < FOLLOWUP_MAX_BULLETS)
+		a->bullets[a->n_bullets++] = line;
+	else
+		free(line);
+}
+
+static void set_command(struct followup_answer *a, char *cmd)
+{
+	free(a->command);
+	a->command = cmd;
+}
+
+/* ---- tool output lines ---- */
+
+bool followup_line_value(const char *line, const char *key, char *out, size_t outlen)
+{
+	const char *p = line, *end = line + strcspn(line, "\n");
+	size_t kl = strlen(key);
+
+	while (p < end) {
+		const char *k = p, *v, *ve;
+		while (p < end && *p != ' ' && *p != '=')
+			p++;
+		if (p >= end || *p == ' ') { /* a bare word */
+			while (p < end && *p == ' ')
+				p++;
+			continue;
+		}
+		/* p at '=' */
+		v = p + 1;
+		if (v < end && *v == '"') {
+			v++;
+			ve = v;
+			while (ve < end && *ve != '"')
+				ve++;
+			p = ve < end ? ve + 1 : ve;
+		} else {
+			ve = v;
+			while (ve < end && *ve != ' ')
+				ve++;
+			p = ve;
+		}
+		if ((size_t)(v - 1 - k - (v[-1] == '"')) == kl && strncmp(k, key, kl) == 0 &&
+		    k + kl < end && k[kl] == '=') {
+			size_t n = (size_t)(ve - v);
+			if (outlen == 0)
+				return true;
+			if (n >= outlen)
+				n = outlen - 1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return true;
+		}
+		while (p < end && *p == ' ')
+			p++;
+	}
+	if (outlen)
+		out[0] = '\0';
+	return false;
+}
+
+/* The next line of *p (without its newline) into line; false at the end. */
+static bool next_line(const char **p, char *line, size_t len)
+{
+	size_t n;
+	if (*p == NULL || **p == '\0')
+		return false;
+	n = strcspn(*p, "\n");
+	if (n >= len)
+		n = len - 1;
+	memcpy(line, *p, n);
+	line[n] = '\0';
+	*p += strcspn(*p, "\n");
+	if (**p == '\n')
+		(*p)++;
+	return true;
+}
+
+static bool tool_failed(const char *out)
+{
+	return out == NULL || str_has_prefix(out, "error:");
+}
+
+/* "error: timeout after 5000 ms" → "timeout after 5000 ms" (first line, ≤ 120 bytes). */
+static char *tool_reason(const char *out)
+{
+	const char *r = out ? out : "error: not run (step budget or deadline reached)";
+	if (str_has_prefix(r, "error: "))
+		r += 7;
+	return xasprintf("%.*s", (int)(strcspn(r, "\n") < 120 ? strcspn(r, "\n") : 120), r);
+}
+
+static int64_t age_seconds(const char *age)
+{
+	int64_t s;
+	return age != NULL && age[0] && parse_duration(age, &s) == 0 ? s : -1;
+}
+
+/* "registry/app:1.2" after "registry/app:1.3" → "…:1.2" (same repository). */
+static void short_image(const char *img, const char *other, char *out, size_t outlen)
+{
+	const char *c1 = strrchr(img, ':'), *c2 = other ? strrchr(other, ':') : NULL;
+	if (c1 && c2 && c1 - img == c2 - other && strncmp(img, other, (size_t)(c1 - img)) == 0 &&
+	    strchr(c1, '/') == NULL)
+		snprintf(out, outlen, "\xE2\x80\xA6%s", c1);
+	else
+		snprintf(out, outlen, "%s", img);
+}
+
+/* The stored finding as bullets (at most max), and its command when a has none. */
+static void add_stored(const struct followup_facts *f, struct followup_answer *a, size_t max)
+{
+	size_t added = 0;
+	if (!str_empty(f->root_cause) && added < max) {
+		add_bullet(a, xasprintf("from the investigation: %s", f->root_cause));
+		added++;
+	}
+	for (size_t i = 0; i < f->n_evidence && added < max; i++, added++)
+		add_bullet(a, xstrdup(f->evidence[i]));
+	if (added == 0)
+		add_bullet(a, xstrdup(f->investigation_state && strcmp(f->investigation_state, "done")
+					      ? "the investigation has not finished yet"
+					      : "no stored evidence for this incident"));
+	if (a->command == NULL && !str_empty(f->command))
+		set_command(a, xstrdup(f->command));
+}
+
+/* "namespace/deployment" or "namespace/pod" or the alert name, for sentences. */
+static const char *target_name(const struct followup_facts *f)
+{
+	return !str_empty(f->deployment) ? f->deployment
+	       : !str_empty(f->pod)      ? f->pod
+					 : f->alertname;
+}
+
+/* ---- compose: what changed ---- */
+
+struct rev {
+	char revision[24], replicaset[256], age[24], image[512], replicas[16], ready[16],
+	    current[8], cause[512];
+};
+
+static void parse_rev(const char *line, struct rev *r)
+{
+	followup_line_value(line, "revision", r->revision, sizeof(r->revision));
+	followup_line_value(line, "replicaset", r->replicaset, sizeof(r->replicaset));
+	followup_line_value(line, "age", r->age, sizeof(r->age));
+	followup_line_value(line, "image", r->image, sizeof(r->image));
+	followup_line_value(line, "replicas", r->replicas, sizeof(r->replicas));
+	followup_line_value(line, "ready", r->ready, sizeof(r->ready));
+	followup_line_value(line, "current", r->current, sizeof(r->current));
+	followup_line_value(line, "change_cause", r->cause, sizeof(r->cause));
+}
+
+/* Warning events whose object names the target, as bullets (at most max). */
+static void add_warning_events(const struct followup_facts *f, const char *events,
+			       struct followup_answer *a, size_t max)
+{
+	const char *p = events;
+	char line[LINE_MAX_LEN], type[32], reason[64], object[256], count[16], age[24],
+	    msg[512];
+	const char *name = !str_empty(f->deployment) ? f->deployment : f->pod;
+	size_t added = 0;
+
+	while (added < max && next_line(&p, line, sizeof(line))) {
+		if (!str_has_prefix(line, "event ") ||
+		    !followup_line_value(line, "type", type, sizeof(type)) ||
+		    strcmp(type, "Warning") != 0)
+			continue;
+		followup_line_value(line, "object", object, sizeof(object));
+		if (!str_empty(name) && strstr(object, name) == NULL)
+			continue;
+		followup_line_value(line, "reason", reason, sizeof(reason));
+		followup_line_value(line, "count", count, sizeof(count));
+		followup_line_value(line, "age", age, sizeof(age));
+		followup_line_value(line, "message", msg, sizeof(msg));
+		add_bullet(a, xasprintf("%s%s%s %s%s%s%s: %s", reason,
+					count[0] && strcmp(count, "1") ? " \xC3\x97" : "",
+					count[0] && strcmp(count, "1") ? count : "", object,
+					age[0] ? " (" : "", age, age[0] ? " ago)" : "", msg));
+		added++;
+	}
+}
+
+void followup_compose_what_changed(const struct followup_facts *f, const char *rollout,
+				   const char *events, struct followup_answer *a)
+{
+	const char *p = rollout;
+	char line[LINE_MAX_LEN], prev_img[512];
+	struct rev r[2];
+	size_t n = 0;
+
+	a->intent = FU_WHAT_CHANGED;
+	memset(r, 0, sizeof(r));
+	if (str_empty(f->namespace) || str_empty(f->deployment)) {
+		set_text(a, xasprintf("I cannot tell which deployment this incident is about (%s); "
+				      "from the investigation:",
+				      str_empty(f->namespace) ? "no namespace label"
+							       : "no deployment or pod label"));
+		add_stored(f, a, 4);
+		return;
+	}
+	if (tool_failed(rollout)) {
+		char *why = tool_reason(rollout);
+		set_text(a, xasprintf("Could not read the rollout history of %s/%s (%s); from the "
+				      "investigation:",
+				      f->namespace, f->deployment, why));
+		free(why);
+		add_stored(f, a, 4);
+		return;
+	}
+	while (n < 2 && next_line(&p, line, sizeof(line)))
+		if (str_has_prefix(line, "revision="))
+			parse_rev(line, &r[n++]);
+	if (n == 0) {
+		set_text(a, xasprintf("%s has no ReplicaSets in %s: nothing was rolled out.",
+				      f->deployment, f->namespace));
+	} else if (n == 1) {
+		set_text(a, xasprintf("%s rev %s (%s, %s ago) is its only revision: no deploy "
+				      "replaced anything.",
+				      f->deployment, r[0].revision, r[0].image, r[0].age));
+	} else {
+		short_image(r[1].image, r[0].image, prev_img, sizeof(prev_img));
+		set_text(a, xasprintf("%s rev %s (%s, %s ago) replaced rev %s (%s, %s ago)",
+				      f->deployment, r[0].revision, r[0].image, r[0].age,
+				      r[1].revision, prev_img, r[1].age));
+	}
+	if (n > 0) {
+		if (r[0].cause[0])
+			add_bullet(a, xasprintf("change cause: %s", r[0].cause));
+		add_bullet(a, xasprintf("rev %s: %s/%s ready%s", r[0].revision, r[0].ready,
+					r[0].replicas,
+					strcmp(r[0].current, "true") == 0
+						? ""
+						: " (not current: rolled back?)"));
+	}
+	if (tool_failed(events)) {
+		char *why = tool_reason(events);
+		add_bullet(a, xasprintf("events: could not read them (%s)", why));
+		free(why);
+	} else {
+		size_t before = a->n_bullets;
+		add_warning_events(f, events, a, 3);
+		if (a->n_bullets == before)
+			add_bullet(a, xasprintf("no warning events for %s", f->deployment));
+	}
+	set_command(a, xasprintf("kubectl -n %s rollout history deployment/%s", f->namespace,
+				 f->deployment));
+}
+
+/* ---- compose: logs ---- */
+
+void followup_compose_logs(const struct followup_facts *f, const char *pod, const char *logs,
+			   struct followup_answer *a)
+{
+	const char *p = logs;
+	char line[LINE_MAX_LEN], container[64] = "", previous[8] = "", lines[16] = "",
+				       kept[16] = "";
+	const char *tail_start = NULL;
+	size_t shown = 0;
+
+	a->intent = FU_LOGS;
+	if (str_empty(f->namespace) || str_empty(pod)) {
+		set_text(a, xasprintf("I cannot tell which pod's logs to read (%s); from the "
+				      "investigation:",
+				      str_empty(f->namespace) ? "no namespace label" : "no pod found"));
+		add_stored(f, a, 4);
+		return;
+	}
+	if (tool_failed(logs)) {
+		char *why = tool_reason(logs);
+		set_text(a, xasprintf("Could not read the logs of %s (%s); from the investigation:",
+				      pod, why));
+		free(why);
+		add_stored(f, a, 4);
+		set_command(a, xasprintf("kubectl -n %s logs %s --tail=100", f->namespace, pod));
+		return;
+	}
+	if (next_line(&p, line, sizeof(line)) && str_has_prefix(line, "logs ")) {
+		followup_line_value(line, "container", container, sizeof(container));
+		followup_line_value(line, "previous", previous, sizeof(previous));
+		followup_line_value(line, "lines", lines, sizeof(lines));
+		followup_line_value(line, "kept", kept, sizeof(kept));
+	} else {
+		p = logs;
+	}
+	tail_start = strstr(p, "--- last lines ---");
+	/* The error-like lines first; without any, the last lines. */
+	while (shown < 6 && (tail_start == NULL || p < tail_start) &&
+	       next_line(&p, line, sizeof(line))) {
+		if (line[0] == '\0')
+			continue;
+		add_bullet(a, xstrdup(line));
+		shown++;
+	}
+	if (shown == 0 && tail_start != NULL) {
+		const char *q = tail_start;
+		size_t total = 0, skip;
+		next_line(&q, line, sizeof(line)); /* the marker */
+		for (const char *t = q; next_line(&t, line, sizeof(line));)
+			total++;
+		skip = total > 6 ? total - 6 : 0;
+		while (next_line(&q, line, sizeof(line))) {
+			if (skip > 0) {
+				skip--;
+				continue;
+			}
+			add_bullet(a, xstrdup(line[0] ? line : " "));
+			shown++;
+		}
+	}
+	set_text(a, xasprintf("Logs of %s%s%s%s: %s error-like line%s of %s%s", pod,
+			      container[0] ? " (" : "", container,
+			      container[0] ? (strcmp(previous, "true") == 0 ? ", previous instance)"
+									: ")")
+					   : "",
+			      kept[0] ? kept : "0", strcmp(kept, "1") == 0 ? "" : "s",
+			      lines[0] ? lines : "?",
+			      shown == 0 ? " (the log is empty)"
+			      : strcmp(kept[0] ? kept : "0", "0") == 0 ? "; the last lines:"
+								       : ":"));
+	set_command(a, xasprintf("kubectl -n %s logs %s%s%s%s --tail=100", f->namespace, pod,
+				 container[0] ? " -c " : "", container,
+				 strcmp(previous, "true") == 0 ? " --previous" : ""));
+}
+
+/* ---- compose: status ---- */
+
+struct pod_state {
+	char name[256], ready[8], restarts[16], phase[32], owner[300];
+	char reason[64];        /* a container's waiting/terminated reason */
+	char last[64], last_age[24], exit_code[16];
+	int64_t fresh_s;        /* the most recent of its age and its last termination */
+};
+
+/* True when owner is ReplicaSet/<deployment>-<hash>. */
+static bool owned_by_deployment(const char *owner, const char *deployment)
+{
+	size_t n = strlen(deployment);
+	const char *rest;
+	if (!str_has_prefix(owner, "ReplicaSet/"))
+		return false;
+	rest = owner + 11;
+	return strncmp(rest, deployment, n) == 0 && rest[n] == '-' && rest[n + 1] &&
+	       strchr(rest + n + 1, '-') == NULL;
+}
+
+static void incident_bullet(const struct followup_facts *f, int64_t now_ms,
+			    struct followup_answer *a)
+{
+	char dur[32];
+	if (strcmp(f->state ? f->state : "", "resolved") == 0 && f->resolved_at_ms > 0) {
+		format_duration((now_ms - f->resolved_at_ms) / 1000, dur, sizeof(dur));
+		add_bullet(a, xasprintf("incident #%lld resolved at source %s ago (%lld alert%s)",
+					(long long)f->incident_id, dur, (long long)f->alert_count,
+					f->alert_count == 1 ? "" : "s"));
+	} else {
+		format_duration((now_ms - f->opened_at_ms) / 1000, dur, sizeof(dur));
+		add_bullet(a, xasprintf("incident #%lld %s, %lld alert%s, open %s",
+					(long long)f->incident_id, f->state ? f->state : "?",
+					(long long)f->alert_count, f->alert_count == 1 ? "" : "s",
+					dur));
+	}
+}
+
+void followup_compose_status(const struct followup_facts *f, const char *pods, int64_t now_ms,
+			     struct followup_answer *a)
+{
+	struct pod_state *v = NULL, *cur = NULL;
+	size_t n = 0, alloc = 0, ready = 0;
+	long long restarts = 0;
+	const char *p = pods, *common = NULL;
+	bool mixed = false;
+	int64_t fresh = -1;
+	char line[LINE_MAX_LEN], age[24];
+	const char *who = target_name(f);
+
+	a->intent = FU_STATUS;
+	if (tool_failed(pods)) {
+		char *why = tool_reason(pods);
+		set_text(a, xasprintf("Could not look at the pods of %s now (%s).", who, why));
+		free(why);
+		incident_bullet(f, now_ms, a);
+		add_stored(f, a, 3);
+		return;
+	}
+	while (next_line(&p, line, sizeof(line))) {
+		if (str_has_prefix(line, "pod ")) {
+			char owner[300], name[256];
+			followup_line_value(line, "owner", owner, sizeof(owner));
+			followup_line_value(line, "name", name, sizeof(name));
+			cur = NULL;
+			if (!str_empty(f->deployment) ? !owned_by_deployment(owner, f->deployment)
+			    : !str_empty(f->pod)      ? strcmp(name, f->pod) != 0
+						      : false)
+				continue;
+			if (n == alloc) {
+				alloc = alloc ? 2 * alloc : 8;
+				v = xrealloc(v, alloc * sizeof(*v));
+			}
+			cur = &v[n++];
+			memset(cur, 0, sizeof(*cur));
+			strlcpy0(cur->name, name, sizeof(cur->name));
+			strlcpy0(cur->owner, owner, sizeof(cur->owner));
+			followup_line_value(line, "ready", cur->ready, sizeof(cur->ready));
+			followup_line_value(line, "restarts", cur->restarts, sizeof(cur->restarts));
+			followup_line_value(line, "phase", cur->phase, sizeof(cur->phase));
+			followup_line_value(line, "age", age, sizeof(age));
+			cur->fresh_s = age_seconds(age);
+			if (!followup_line_value(line, "reason", cur->reason, sizeof(cur->reason)))
+				cur->reason[0] = '\0';
+		} else if (str_has_prefix(line, "container ") && cur != NULL) {
+			char reason[64], last[64], last_age[24];
+			if (followup_line_value(line, "reason", reason, sizeof(reason)) &&
+			    cur->reason[0] == '\0')
+				strlcpy0(cur->reason, reason, sizeof(cur->reason));
+			if (followup_line_value(line, "last_terminated", last, sizeof(last)) &&
+			    cur->last[0] == '\0') {
+				strlcpy0(cur->last, last, sizeof(cur->last));
+				followup_line_value(line, "exit_code", cur->exit_code,
+						    sizeof(cur->exit_code));
+				if (followup_line_value(line, "last_finished_age", last_age,
+							sizeof(last_age))) {
+					int64_t s = age_seconds(last_age);
+					strlcpy0(cur->last_age, last_age, sizeof(cur->last_age));
+					if (s >= 0 && (cur->fresh_s < 0 || s < cur->fresh_s))
+						cur->fresh_s = s;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		restarts += strtoll(v[i].restarts, NULL, 10);
+		if (strcmp(v[i].ready, "true") == 0) {
+			ready++;
+			if (v[i].fresh_s >= 0 && (fresh < 0 || v[i].fresh_s < fresh))
+				fresh = v[i].fresh_s;
+			continue;
+		}
+		if (common == NULL)
+			common = v[i].reason[0] ? v[i].reason : "not ready";
+		else if (strcmp(common, v[i].reason[0] ? v[i].reason : "not ready") != 0)
+			mixed = true;
+	}
+	if (n == 0) {
+		set_text(a, xasprintf("No pods of %s found in %s now.", who,
+				      f->namespace ? f->namespace : "?"));
+	} else if (ready == n) {
+		k8s_format_age(fresh, age, sizeof(age));
+		set_text(a, fresh >= 0 ? xasprintf("Recovered: %zu/%zu pods ready since %s ago, %lld "
+						   "restart%s in total.",
+						   ready, n, age, restarts, restarts == 1 ? "" : "s")
+				       : xasprintf("Recovered: %zu/%zu pods ready.", ready, n));
+	} else {
+		set_text(a, xasprintf("Still failing: %zu/%zu pods %s, %lld restart%s.", n - ready,
+				      n, mixed ? "not ready" : common, restarts,
+				      restarts == 1 ? "" : "s"));
+	}
+	incident_bullet(f, now_ms, a);
+	for (size_t i = 0, shown = 0; i < n && shown < 3; i++) {
+		if (strcmp(v[i].ready, "true") == 0)
+			continue;
+		{
+			struct buf b;
+			buf_init(&b, 0);
+			buf_printf(&b, "%s: %s, %s restart%s", v[i].name,
+				   v[i].reason[0] ? v[i].reason : v[i].phase, v[i].restarts,
+				   strcmp(v[i].restarts, "1") ? "s" : "");
+			if (v[i].last[0])
+				buf_printf(&b, ", last %s", v[i].last);
+			if (v[i].exit_code[0])
+				buf_printf(&b, " (exit %s)", v[i].exit_code);
+			if (v[i].last[0] && v[i].last_age[0])
+				buf_printf(&b, " %s ago", v[i].last_age);
+			add_bullet(a, buf_detach(&b));
+		}
+		shown++;
+	}
+	if (!str_empty(f->namespace))
+		set_command(a, !str_empty(f->deployment)
+				       ? xasprintf("kubectl -n %s rollout status deployment/%s",
+						   f->namespace, f->deployment)
+				       : xasprintf("kubectl -n %s get pod %s", f->namespace,
+						   str_empty(f->pod) ? "" : f->pod));
+	free(v);
+}
+
+/* ---- compose: history, root cause, help ---- */
+
+void followup_compose_history(const struct followup_facts *f, const char *history,
+			      const char *past, struct followup_answer *a)
+{
+	char incidents[16] = "", noise[16] = "", real[16] = "", age[32] = "", verdict[32] = "",
+	     cause[512] = "", line[LINE_MAX_LEN];
+	const char *p = past;
+
+	a->intent = FU_HISTORY;
+	if (tool_failed(history)) {
+		char *why = tool_reason(history);
+		set_text(a, xasprintf("Could not read the incident history (%s).", why));
+		free(why);
+		return;
+	}
+	followup_line_value(history, "incidents", incidents, sizeof(incidents));
+	followup_line_value(history, "noise", noise, sizeof(noise));
+	followup_line_value(history, "real", real, sizeof(real));
+	followup_line_value(history, "last_age", age, sizeof(age));
+	followup_line_value(history, "last_verdict", verdict, sizeof(verdict));
+	followup_line_value(history, "last_root_cause", cause, sizeof(cause));
+	if (incidents[0] == '\0' || strcmp(incidents, "0") == 0) {
+		set_text(a, xasprintf("First time: no earlier incident of %s.", f->alertname));
+		return;
+	}
+	set_text(a, xasprintf("Seen %s time%s before (%s noise, %s real); the last one %s ago, "
+			      "%s%s%s",
+			      incidents, strcmp(incidents, "1") ? "s" : "", noise[0] ? noise : "0",
+			      real[0] ? real : "0", age[0] ? age : "?",
+			      verdict[0] ? verdict : "no verdict", cause[0] ? ": " : ".", cause));
+	while (next_line(&p, line, sizeof(line)))
+		if (line[0])
+			add_bullet(a, xstrdup(line));
+}
+
+void followup_compose_root_cause(const struct followup_facts *f, struct followup_answer *a)
+{
+	a->intent = FU_ROOT_CAUSE;
+	if (str_empty(f->root_cause)) {
+		set_text(a, xstrdup(f->investigation_state && strcmp(f->investigation_state, "done")
+					    ? "The investigation is still running; ask again in a "
+					      "minute."
+					    : "There is no root cause for this incident yet."));
+		return;
+	}
+	if (f->category != NULL)
+		set_text(a, xasprintf("Root cause (%s, %s confidence): %s", f->category,
+				      f->confidence ? f->confidence : "?", f->root_cause));
+	else
+		set_text(a, xasprintf("Root cause: %s", f->root_cause));
+	for (size_t i = 0; i < f->n_evidence && i < 5; i++)
+		add_bullet(a, xstrdup(f->evidence[i]));
+	if (!str_empty(f->command))
+		set_command(a, xstrdup(f->command));
+}
+
+void followup_compose_help(const struct followup_facts *f, struct followup_answer *a)
+{
+	(void)f;
+	a->intent = FU_HELP;
+	set_text(a, xstrdup("I can answer these here:"));
+	add_bullet(a, xstrdup("what changed? / last deploy: rollout history and warning events"));
+	add_bullet(a, xstrdup("logs: the error lines of the failing pod"));
+	add_bullet(a, xstrdup("status? / still broken?: a fresh look at the pods"));
+	add_bullet(a, xstrdup("seen this before?: past incidents of this alert"));
+	add_bullet(a, xstrdup("why? / root cause: what the investigation found"));
+}
+
+/* ---- the stored facts ---- */
+
+void followup_facts_release(struct followup_facts *f)
+{
+	if (f == NULL)
+		return;
+	free(f->alertname);
+	free(f->state);
+	free(f->environment);
+	free(f->namespace);
+	free(f->deployment);
+	free(f->pod);
+	free(f->container);
+	free(f->fingerprint);
+	free(f->verdict);
+	free(f->category);
+	free(f->confidence);
+	free(f->root_cause);
+	free(f->command);
+	for (size_t i = 0; i < f->n_evidence; i++)
+		free(f->evidence[i]);
+	free(f->investigation_state);
+	memset(f, 0, sizeof(*f));
+}
+
+static char *dup_or_null(const char *s)
+{
+	return str_empty(s) ? NULL : xstrdup(s);
+}
+
+/* "checkout-api-84c6f7b9d5" → "checkout-api" (a ReplicaSet's pod-template-hash dropped). */
+static char *strip_hash(const char *name)
+{
+	const char *dash = strrchr(name, '-');
+	size_t n;
+	if (dash == NULL || dash == name)
+		return NULL;
+	n = strlen(dash + 1);
+	if (n < 5 || n > 10 || strspn(dash + 1, "abcdefghijklmnopqrstuvwxyz0123456789") != n)
+		return NULL;
+	return xstrndup(name, (size_t)(dash - name));
+}
+
+/* "checkout-api-84c6f7b9d5-2xkfp" → "checkout-api", or NULL when it does not look so. */
+static char *deployment_of_pod(const char *pod)
+{
+	char *rs = strip_hash(pod), *d;
+	const char *dash = strrchr(pod, '-');
+	if (rs == NULL || dash == NULL || strlen(dash + 1) != 5) {
+		free(rs);
+		return NULL;
+	}
+	d = strip_hash(rs);
+	free(rs);
+	return d;
+}
+
+static void report_facts(struct followup_facts *f, const char *json)
+{
+	cJSON *o = cJSON_ParseWithOpts(json, NULL, 1);
+	const cJSON *e;
+	if (o == NULL)
+		return;
+	f->verdict = dup_or_null(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "verdict")));
+	f->category =
+		dup_or_null(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "category")));
+	f->confidence =
+		dup_or_null(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "confidence")));
+	free(f->root_cause);
+	f->root_cause =
+		dup_or_null(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "root_cause")));
+	f->command = dup_or_null(
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "recommended_command")));
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "evidence"))
+	{
+		if (cJSON_IsString(e) && f->n_evidence < ARRAY_LEN(f->evidence))
+			f->evidence[f->n_evidence++] = xstrdup(e->valuestring);
+	}
+	cJSON_Delete(o);
+}
+
+/* Loads incident id's facts and its first alert into *a. 0, -1 when it does not exist. */
+static int load_facts(struct store *s, int64_t id, struct followup_facts *f, struct alert *a,
+		      char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int64_t alert_id = 0;
+	int rc = -1;
+
+	memset(f, 0, sizeof(*f));
+	alert_init(a);
+	st = prep(s,
+		  "SELECT alertname, state, environment, alert_count, opened_at,"
+		  " coalesce(resolved_at, 0), namespace, workload, fingerprint, root_cause,"
+		  " (SELECT id FROM alerts WHERE incident_id = incidents.id ORDER BY id LIMIT 1)"
+		  " FROM incidents WHERE id = ?",
+		  err, errlen);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		f->incident_id = id;
+		f->alertname = xstrdup(store_col_text(st, 0));
+		f->state = xstrdup(store_col_text(st, 1));
+		f->environment = xstrdup(store_col_text(st, 2));
+		f->alert_count = sqlite3_column_int64(st, 3);
+		f->opened_at_ms = sqlite3_column_int64(st, 4);
+		f->resolved_at_ms = sqlite3_column_int64(st, 5);
+		f->namespace = dup_or_null(store_col_text(st, 6));
+		f->fingerprint = xstrdup(store_col_text(st, 8));
+		f->root_cause = dup_or_null(store_col_text(st, 9));
+		alert_id = sqlite3_column_int64(st, 10);
+		rc = 0;
+	} else {
+		snprintf(err, errlen, "no incident %lld", (long long)id);
+	}
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return -1;
+
+	if (alert_id > 0 && triage_load_alert(s, alert_id, a) == 0) {
+		const char *ns = kv_list_get(&a->labels, "namespace");
+		const char *dep = kv_list_get(&a->labels, "deployment");
+		const char *rs = kv_list_get(&a->labels, "replicaset");
+		const char *pod = kv_list_get(&a->labels, "pod");
+		if (f->namespace == NULL)
+			f->namespace = dup_or_null(ns);
+		f->pod = dup_or_null(pod);
+		f->container = dup_or_null(kv_list_get(&a->labels, "container"));
+		if (!str_empty(dep))
+			f->deployment = xstrdup(dep);
+		else if (!str_empty(rs))
+			f->deployment = strip_hash(rs);
+	} else {
+		/* No alert row: a minimal alert, enough for the tools' context. */
+		a->name = xstrdup(f->alertname);
+		a->summary = xstrdup("");
+		a->description = xstrdup("");
+		a->cluster = xstrdup("");
+		a->namespace = xstrdup(f->namespace ? f->namespace : "");
+		a->workload = xstrdup("");
+		a->source_fingerprint = xstrdup("");
+		a->group_key = xstrdup("");
+		a->generator_url = xstrdup("");
+		strlcpy0(a->fingerprint, f->fingerprint, sizeof(a->fingerprint));
+	}
+
+	/* The latest finished report (else the latest row, for its state). */
+	st = prep(s,
+		  "SELECT state, coalesce(report, '') FROM investigations WHERE incident_id = ?"
+		  " ORDER BY (state = 'done') DESC, id DESC LIMIT 1",
+		  err, errlen);
+	if (st == NULL)
+		return 0;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		f->investigation_state = xstrdup(store_col_text(st, 0));
+		if (*store_col_text(st, 1))
+			report_facts(f, store_col_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Past incidents of the fingerprint as "#id · 2d ago · noise · cause" lines (owned). */
+static char *past_incidents(struct store *s, const struct followup_facts *f, int64_t now_ms)
+{
+	char err[128];
+	sqlite3_stmt *st = prep(s,
+				"SELECT id, opened_at, coalesce(verdict, state), coalesce(root_cause, '')"
+				" FROM incidents WHERE fingerprint = ? AND id <> ?"
+				" ORDER BY id DESC LIMIT 3",
+				err, sizeof(err));
+	struct buf b;
+
+	buf_init(&b, 0);
+	if (st == NULL)
+		return buf_detach(&b);
+	store_bind_text(st, 1, f->fingerprint);
+	sqlite3_bind_int64(st, 2, f->incident_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char age[32], cause[161];
+		format_duration((now_ms - sqlite3_column_int64(st, 1)) / 1000, age, sizeof(age));
+		strlcpy0(cause, store_col_text(st, 3), sizeof(cause));
+		for (char *p = cause; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		buf_printf(&b, "#%lld \xC2\xB7 %s ago \xC2\xB7 %s%s%s\n",
+			   (long long)sqlite3_column_int64(st, 0), age, store_col_text(st, 2),
+			   cause[0] ? " \xC2\xB7 " : "", cause);
+	}
+	sqlite3_finalize(st);
+	return buf_detach(&b);
+}
+
+/* ---- the fresh context of one follow-up ---- */
+
+struct ctx {
+	const struct followup_env *env;
+	struct followup_facts facts;
+	struct alert alert;
+	struct tool_calls *calls;
+	struct tool_ctx tctx;
+	int64_t deadline;
+	int steps, failed;
+};
+
+static struct k8s_client *client_for(struct ctx *c, const char **why)
+{
+	const struct config *cfg = c->env->cfg;
+	const struct k8s_cluster *k = config_cluster_for(cfg, c->alert.cluster);
+	static _Thread_local char reason[512];
+	size_t idx;
+
+	if (k == NULL) {
+		snprintf(reason, sizeof(reason),
+			 cfg->n_clusters ? "no cluster named \"%s\" is configured"
+					 : "no Kubernetes cluster is configured%s",
+			 cfg->n_clusters ? c->alert.cluster : "");
+		*why = reason;
+		return NULL;
+	}
+	idx = (size_t)(k - cfg->clusters);
+	if (c->env->clients == NULL) {
+		*why = "no Kubernetes client on this thread";
+		return NULL;
+	}
+	if (c->env->clients[idx] == NULL) {
+		char err[256];
+		c->env->clients[idx] = k8s_client_new(k, err, sizeof(err));
+		if (c->env->clients[idx] == NULL) {
+			snprintf(reason, sizeof(reason), "cluster %s: %s", k->name, err);
+			*why = reason;
+			return NULL;
+		}
+	}
+	return c->env->clients[idx];
+}
+
+static void record_call(struct ctx *c, const char *tool, const char *args, bool ok,
+			int64_t duration, const char *output)
+{
+	struct tool_calls *t = c->calls;
+	struct tool_call *call;
+
+	t->items = xrealloc(t->items, (t->n + 1) * sizeof(*t->items));
+	call = &t->items[t->n++];
+	memset(call, 0, sizeof(*call));
+	strlcpy0(call->tool, tool, sizeof(call->tool));
+	call->args = xstrdup(args);
+	call->ok = ok;
+	call->duration_ms = duration;
+	call->output = xstrdup(output);
+}
+
+/*
+ * Calls a read tool with args (a JSON object, consumed) under the budget.
+ * Returns the owned output, "error: …" when it failed or could not run.
+ */
+static char *call_tool(struct ctx *c, const char *name, cJSON *args)
+{
+	const struct tool *tool = tool_lookup(name);
+	char *args_json = cJSON_PrintUnformatted(args);
+	char err[512] = "";
+	struct buf out;
+	int64_t left, t0;
+	int rc;
+
+	if (args_json == NULL)
+		fatal("event=oom what=followup_args");
+	if (tool == NULL || tool->kind != TOOL_READ) {
+		cJSON_Delete(args);
+		free(args_json);
+		return xasprintf("error: no read tool named \"%s\"", name);
+	}
+	if (c->steps >= (int)c->env->cfg->step_budget) {
+		cJSON_Delete(args);
+		free(args_json);
+		return xasprintf("error: step budget reached (%zu tool calls)",
+				 c->env->cfg->step_budget);
+	}
+	left = c->deadline - mono_ms();
+	if (left <= 0) {
+		cJSON_Delete(args);
+		free(args_json);
+		return xasprintf("error: deadline reached (%llds)",
+				 (long long)c->env->cfg->deadline_s);
+	}
+	c->steps++;
+	buf_init(&out, TOOL_OUTPUT_CAP);
+	c->tctx.timeout_ms = (int)(left < c->env->cfg->tool_timeout_s * 1000
+					   ? left
+					   : c->env->cfg->tool_timeout_s * 1000);
+	if (strcmp(name, "history") != 0)
+		c->tctx.k8s = client_for(c, &c->tctx.k8s_error);
+	t0 = mono_ms();
+	rc = tool->run(&c->tctx, args, &out, err, sizeof(err));
+	if (rc < 0) {
+		buf_reset(&out);
+		buf_printf(&out, "error: %s", err[0] ? err : "failed");
+		c->failed++;
+	}
+	record_call(c, name, args_json, rc == 0, mono_ms() - t0, out.data ? out.data : "");
+	cJSON_Delete(args);
+	free(args_json);
+	return buf_detach(&out);
+}
+
+static cJSON *args2(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (k1)
+		cJSON_AddStringToObject(o, k1, v1 ? v1 : "");
+	if (k2)
+		cJSON_AddStringToObject(o, k2, v2 ? v2 : "");
+	return o;
+}
+
+/* The pod's owner deployment, asked of the cluster when only a pod is known. */
+static void ensure_deployment(struct ctx *c, char **pod_out)
+{
+	struct followup_facts *f = &c->facts;
+	char owner[300];
+	char *out;
+
+	if (!str_empty(f->deployment) || str_empty(f->pod) || str_empty(f->namespace))
+		return;
+	out = call_tool(c, "k8s_pod", args2("namespace", f->namespace, "name", f->pod));
+	if (!tool_failed(out) && followup_line_value(out, "owner", owner, sizeof(owner))) {
+		if (str_has_prefix(owner, "ReplicaSet/"))
+			f->deployment = strip_hash(owner + 11);
+	} else {
+		f->deployment = deployment_of_pod(f->pod);
+	}
+	if (pod_out)
+		*pod_out = out;
+	else
+		free(out);
+}
+
+static void answer_what_changed(struct ctx *c, struct followup_answer *a)
+{
+	struct followup_facts *f = &c->facts;
+	char *rollout = NULL, *events = NULL;
+
+	ensure_deployment(c, NULL);
+	if (!str_empty(f->namespace) && !str_empty(f->deployment)) {
+		rollout = call_tool(c, "k8s_rollout_history",
+				    args2("namespace", f->namespace, "deployment", f->deployment));
+		events = call_tool(c, "k8s_events", args2("namespace", f->namespace, NULL, NULL));
+	}
+	followup_compose_what_changed(f, rollout, events, a);
+	free(rollout);
+	free(events);
+}
+
+/* The first pod of f's deployment in a k8s_pods output (unhealthy first), or NULL. */
+static char *first_pod(const struct followup_facts *f, const char *pods)
+{
+	const char *p = pods;
+	char line[LINE_MAX_LEN], owner[300], name[256];
+
+	while (pods && next_line(&p, line, sizeof(line))) {
+		if (!str_has_prefix(line, "pod ") ||
+		    !followup_line_value(line, "owner", owner, sizeof(owner)) ||
+		    !owned_by_deployment(owner, f->deployment) ||
+		    !followup_line_value(line, "name", name, sizeof(name)))
+			continue;
+		return xstrdup(name);
+	}
+	return NULL;
+}
+
+/* True when the pod lines show pod as crash looping or restarted while not running. */
+static bool crash_looping(const char *pods, const char *pod)
+{
+	const char *p = pods;
+	char line[LINE_MAX_LEN], v[256];
+	bool in = false;
+
+	while (pods && next_line(&p, line, sizeof(line))) {
+		if (str_has_prefix(line, "pod ")) {
+			in = followup_line_value(line, "name", v, sizeof(v)) && strcmp(v, pod) == 0;
+			continue;
+		}
+		if (!in || !str_has_prefix(line, "container "))
+			continue;
+		if (followup_line_value(line, "reason", v, sizeof(v)) &&
+		    strcmp(v, "CrashLoopBackOff") == 0)
+			return true;
+		if (followup_line_value(line, "state", v, sizeof(v)) && strcmp(v, "running") != 0 &&
+		    followup_line_value(line, "last_terminated", v, sizeof(v)))
+			return true;
+	}
+	return false;
+}
+
+static void answer_logs(struct ctx *c, struct followup_answer *a)
+{
+	struct followup_facts *f = &c->facts;
+	char *pods = NULL, *pod = NULL, *logs = NULL;
+	bool previous;
+
+	if (str_empty(f->namespace)) {
+		followup_compose_logs(f, NULL, NULL, a);
+		return;
+	}
+	if (!str_empty(f->pod)) {
+		pod = xstrdup(f->pod);
+		pods = call_tool(c, "k8s_pod", args2("namespace", f->namespace, "name", pod));
+	} else if (!str_empty(f->deployment)) {
+		pods = call_tool(c, "k8s_pods", args2("namespace", f->namespace, NULL, NULL));
+		pod = tool_failed(pods) ? NULL : first_pod(f, pods);
+	}
+	if (pod != NULL) {
+		cJSON *args = args2("namespace", f->namespace, "pod", pod);
+		previous = crash_looping(pods, pod);
+		if (!str_empty(f->container))
+			cJSON_AddStringToObject(args, "container", f->container);
+		cJSON_AddStringToObject(args, "previous", previous ? "true" : "false");
+		cJSON_AddStringToObject(args, "tail", "200");
+		logs = call_tool(c, "k8s_logs", args);
+		if (previous && tool_failed(logs)) { /* no previous instance after all */
+			free(logs);
+			args = args2("namespace", f->namespace, "pod", pod);
+			if (!str_empty(f->container))
+				cJSON_AddStringToObject(args, "container", f->container);
+			cJSON_AddStringToObject(args, "previous", "false");
+			cJSON_AddStringToObject(args, "tail", "200");
+			logs = call_tool(c, "k8s_logs", args);
+		}
+	} else if (tool_failed(pods)) {
+		logs = pods ? xstrdup(pods) : NULL;
+		pod = xstrdup(f->deployment ? f->deployment : "?");
+	}
+	followup_compose_logs(f, pod, logs, a);
+	free(pods);
+	free(pod);
+	free(logs);
+}
+
+static void answer_status(struct ctx *c, struct followup_answer *a)
+{
+	struct followup_facts *f = &c->facts;
+	char *pod_out = NULL, *pods = NULL;
+
+	if (str_empty(f->namespace)) {
+		followup_compose_status(f, "error: the incident names no namespace",
+					c->env->now_ms, a);
+		return;
+	}
+	ensure_deployment(c, &pod_out);
+	if (!str_empty(f->deployment)) {
+		char *any;
+		pods = call_tool(c, "k8s_pods", args2("namespace", f->namespace, NULL, NULL));
+		/* None of the deployment's pods listed (e.g. a bare pod): the pod itself. */
+		any = tool_failed(pods) ? NULL : first_pod(f, pods);
+		if (any == NULL && pod_out != NULL && !tool_failed(pod_out)) {
+			free(pods);
+			pods = xstrdup(pod_out);
+			free(f->deployment);
+			f->deployment = NULL;
+		}
+		free(any);
+	} else if (!str_empty(f->pod)) {
+		pods = pod_out ? xstrdup(pod_out)
+			       : call_tool(c, "k8s_pod", args2("namespace", f->namespace, "name",
+							       f->pod));
+	}
+	followup_compose_status(f, pods ? pods : "error: the incident names no pod or deployment",
+				c->env->now_ms, a);
+	free(pods);
+	free(pod_out);
+}
+
+static void answer_history(struct ctx *c, struct followup_answer *a)
+{
+	char *history = call_tool(c, "history", cJSON_CreateObject());
+	char *past = past_incidents(c->env->store, &c->facts, c->env->now_ms);
+	followup_compose_history(&c->facts, history, past, a);
+	free(history);
+	free(past);
+}
+
+int followup_run(const struct followup_env *env, int64_t incident_id, const char *question,
+		 struct followup_answer *ans, struct tool_calls *calls, char *err, size_t errlen)
+{
+	struct ctx c;
+	int64_t t0 = mono_ms();
+	enum followup_intent intent = followup_intent_of(question);
+
+	memset(ans, 0, sizeof(*ans));
+	memset(calls, 0, sizeof(*calls));
+	memset(&c, 0, sizeof(c));
+	c.env = env;
+	c.calls = calls;
+	if (load_facts(env->store, incident_id, &c.facts, &c.alert, err, errlen) < 0) {
+		alert_free(&c.alert);
+		followup_facts_release(&c.facts);
+		return -1;
+	}
+	c.deadline = t0 + env->cfg->deadline_s * 1000;
+	c.tctx = (struct tool_ctx){.cfg = env->cfg, .store = env->store, .alert = &c.alert,
+				   .playbooks = env->playbooks, .now_ms = env->now_ms,
+				   .incident_id = incident_id};
+	switch (intent) {
+	case FU_WHAT_CHANGED: answer_what_changed(&c, ans); break;
+	case FU_LOGS: answer_logs(&c, ans); break;
+	case FU_STATUS: answer_status(&c, ans); break;
+	case FU_HISTORY: answer_history(&c, ans); break;
+	case FU_ROOT_CAUSE: followup_compose_root_cause(&c.facts, ans); break;
+	case FU_HELP: followup_compose_help(&c.facts, ans); break;
+	}
+	ans->intent = intent;
+	ans->steps = c.steps;
+	ans->failed_steps = c.failed;
+	ans->duration_ms = mono_ms() - t0;
+	alert_free(&c.alert);
+	followup_facts_release(&c.facts);
+	return 0;
+}
+
+/* ---- the life of one row ---- */
+
+static int exec_done(struct store *s, sqlite3_stmt *st, const char *what, char *err,
+		     size_t errlen)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(store_db(s))), -1;
+	return 0;
+}
+
+/* pending → running. 1 claimed, 0 not pending any more, -1 error. */
+static int claim(struct store *s, int64_t id, int64_t *incident, int *attempts, char **user,
+		 char **question, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char state[16] = "";
+
+	if (store_begin(s) < 0)
+		return snprintf(err, errlen, "store busy"), -1;
+	st = prep(s, "SELECT incident_id, state, attempts, user, question FROM followups WHERE id = ?",
+		  err, errlen);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*incident = sqlite3_column_int64(st, 0);
+		strlcpy0(state, store_col_text(st, 1), sizeof(state));
+		*attempts = sqlite3_column_int(st, 2);
+		*user = xstrdup(store_col_text(st, 3));
+		*question = xstrdup(store_col_text(st, 4));
+	}
+	sqlite3_finalize(st);
+	if (strcmp(state, "pending") != 0) {
+		store_commit(s);
+		return 0;
+	}
+	st = prep(s,
+		  "UPDATE followups SET state = 'running', attempts = attempts + 1, started_at = ?"
+		  " WHERE id = ?",
+		  err, errlen);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now_ms());
+	sqlite3_bind_int64(st, 2, id);
+	if (exec_done(s, st, "claim", err, errlen) < 0 || store_commit(s) < 0)
+		goto fail;
+	(*attempts)++;
+	return 1;
+fail:
+	if (err[0] == '\0')
+		snprintf(err, errlen, "claim failed");
+	store_rollback(s);
+	return -1;
+}
+
+static int store_calls(struct store *s, int64_t id, const struct tool_calls *calls, int64_t now,
+		       char *err, size_t errlen)
+{
+	for (size_t i = 0; i < calls->n; i++) {
+		const struct tool_call *c = &calls->items[i];
+		sqlite3_stmt *st = prep(s,
+					"INSERT INTO tool_calls (followup_id, seq, tool, args, ok,"
+					" duration_ms, excerpt, created_at) VALUES (?,?,?,?,?,?,?,?)",
+					err, errlen);
+		size_t len = strlen(c->output);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, (int)i + 1);
+		store_bind_text(st, 3, c->tool);
+		store_bind_text(st, 4, c->args);
+		sqlite3_bind_int(st, 5, c->ok);
+		sqlite3_bind_int64(st, 6, c->duration_ms);
+		if (len > EXCERPT_MAX) {
+			len = EXCERPT_MAX;
+			while (len > 0 && ((unsigned char)c->output[len] & 0xC0) == 0x80)
+				len--;
+		}
+		sqlite3_bind_text(st, 7, c->output, (int)len, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 8, now);
+		if (exec_done(s, st, "tool call", err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Stores the answer (or the failure) and posts it in the incident's thread: one transaction. */
+static int finish(struct store *s, const struct config *cfg, int64_t id, int64_t incident,
+		  const char *user, const char *question, const struct followup_answer *a,
+		  const struct tool_calls *calls, bool failed, char *err, size_t errlen)
+{
+	const char *channels[16];
+	size_t n_channels = channels_enabled(cfg, channels, ARRAY_LEN(channels));
+	int64_t now = now_ms();
+	char *text = followup_answer_text(a);
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (store_begin(s) < 0) {
+		free(text);
+		return snprintf(err, errlen, "store busy"), -1;
+	}
+	if (store_calls(s, id, calls, now, err, errlen) < 0)
+		goto out;
+	st = prep(s,
+		  "UPDATE followups SET state = ?, intent = ?, answer = ?, steps = ?,"
+		  " answered_at = ?, error = ? WHERE id = ?",
+		  err, errlen);
+	if (st == NULL)
+		goto out;
+	store_bind_text(st, 1, failed ? "failed" : "done");
+	store_bind_text(st, 2, followup_intent_name(a->intent));
+	store_bind_text(st, 3, text);
+	sqlite3_bind_int(st, 4, a->steps);
+	sqlite3_bind_int64(st, 5, now);
+	store_bind_text(st, 6, failed ? a->text : NULL);
+	sqlite3_bind_int64(st, 7, id);
+	if (exec_done(s, st, "answer", err, errlen) < 0)
+		goto out;
+	if (n_channels > 0) {
+		struct incident_view v;
+		char *body;
+		if (triage_load_view(s, incident, &v) < 0) {
+			snprintf(err, errlen, "incident %lld vanished", (long long)incident);
+			goto out;
+		}
+		body = render_followup(&v, user, question, a);
+		triage_view_release(s);
+		rc = outbox_enqueue(s, incident, MSG_ANSWER, body, channels, n_channels, now, err,
+				    errlen);
+		free(body);
+		if (rc < 0)
+			goto out;
+	}
+	rc = store_commit(s);
+out:
+	if (rc < 0)
+		store_rollback(s);
+	free(text);
+	return rc;
+}
+
+void followup_run_one(struct store *store, const struct config *cfg,
+		      const struct playbook_set *pb, struct k8s_client **clients, int64_t id,
+		      struct followup_result *res)
+{
+	int64_t incident = 0;
+	int attempts = 0, claimed;
+	char *user = NULL, *question = NULL;
+	struct followup_answer a;
+	struct tool_calls calls = {0};
+	bool failed = false;
+
+	memset(res, 0, sizeof(*res));
+	memset(&a, 0, sizeof(a));
+	res->id = id;
+	claimed = claim(store, id, &incident, &attempts, &user, &question, res->error,
+			sizeof(res->error));
+	res->incident_id = incident;
+	if (claimed <= 0) {
+		res->status = claimed == 0 ? 1 : -1;
+		free(user);
+		free(question);
+		return;
+	}
+	if (attempts > WORKERS_MAX_ATTEMPTS) {
+		a.intent = followup_intent_of(question);
+		a.text = xstrdup("Sorry, I could not answer this question: answering it was "
+				 "interrupted too often.");
+		failed = true;
+	} else {
+		struct followup_env env = {.cfg = cfg, .store = store, .playbooks = pb,
+					   .clients = clients, .now_ms = now_ms()};
+		char err[256];
+		if (followup_run(&env, incident, question, &a, &calls, err, sizeof(err)) < 0) {
+			a.intent = followup_intent_of(question);
+			a.text = xasprintf("Sorry, I could not answer this question (%s).", err);
+			failed = true;
+		}
+	}
+	if (finish(store, cfg, id, incident, user, question, &a, &calls, failed, res->error,
+		   sizeof(res->error)) < 0)
+		res->status = -1;
+	else if (failed)
+		res->status = -1, strlcpy0(res->error, a.text, sizeof(res->error));
+	res->intent = a.intent;
+	res->steps = a.steps;
+	res->duration_ms = a.duration_ms;
+	followup_answer_release(&a);
+	tool_calls_release(&calls);
+	free(user);
+	free(question);
+}
