@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "fingerprint.h"
+#include "followup.h"
 #include "investigate.h"
 #include "k8s.h"
 #include "playbook.h"
@@ -339,5 +340,97 @@ int cli_replay(const struct config *cfg, const char *payload_path, const char *f
 	playbook_set_release(&pb);
 	store_close(s);
 	intake_result_release(&parsed);
+	return rc;
+}
+
+/* "12" → 12; -1 for anything but a positive decimal number. */
+static int64_t parse_incident_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '0' || *s > '9' || strlen(s) > 18)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return (*end != '\0' || errno != 0 || v <= 0) ? -1 : (int64_t)v;
+}
+
+int cli_ask(const struct config *cfg, const char *incident_arg, const char *question, bool queue,
+	    const char *user)
+{
+	char err[512];
+	int64_t incident = parse_incident_id(incident_arg);
+	struct store *s;
+	int rc = 0;
+
+	if (incident < 0) {
+		fprintf(stderr, "nightshift: ask: INCIDENT_ID must be a positive number, not '%.40s'\n",
+			incident_arg);
+		return 2;
+	}
+	if (followup_check(user, question, err, sizeof(err)) < 0) {
+		fprintf(stderr, "nightshift: ask: %s\n", err);
+		return 2;
+	}
+	if (access(cfg->storage_path, F_OK) != 0) {
+		fprintf(stderr, "nightshift: no database at %s (has the bot run yet?)\n",
+			cfg->storage_path);
+		return 1;
+	}
+	/* --queue writes one row for the running bot; otherwise the store is only read. */
+	s = store_open(cfg->storage_path, !queue, err, sizeof(err));
+	if (s == NULL) {
+		fprintf(stderr, "nightshift: %s\n", err);
+		return 1;
+	}
+	if (queue) {
+		int64_t id = -1;
+		if (store_begin(s) == 0) {
+			id = followup_request(s, incident, user, question, now_ms(), err, sizeof(err));
+			if (id < 0 || store_commit(s) < 0) {
+				store_rollback(s);
+				id = -1;
+			}
+		} else {
+			snprintf(err, sizeof(err), "the store is busy");
+		}
+		if (id < 0) {
+			fprintf(stderr, "nightshift: ask: %s\n", err);
+			rc = 1;
+		} else {
+			printf("queued follow-up %lld for incident %lld: the running bot answers it in "
+			       "the incident's thread\n",
+			       (long long)id, (long long)incident);
+		}
+	} else {
+		struct playbook_set pb;
+		struct k8s_client **clients =
+			xcalloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*clients));
+		struct followup_env env;
+		struct followup_answer a;
+		struct tool_calls calls;
+		bool have_pb = playbook_set_load(cfg->playbooks_dir, &pb, err, sizeof(err)) == 0;
+
+		env = (struct followup_env){.cfg = cfg, .store = s, .playbooks = have_pb ? &pb : NULL,
+					    .clients = clients, .now_ms = now_ms()};
+		if (followup_run(&env, incident, question, &a, &calls, err, sizeof(err)) < 0) {
+			fprintf(stderr, "nightshift: ask: %s\n", err);
+			rc = 1;
+		} else {
+			char *text = followup_answer_text(&a);
+			fputs(text, stdout);
+			printf("(intent %s, %d tool call%s, %lld ms)\n", followup_intent_name(a.intent),
+			       a.steps, a.steps == 1 ? "" : "s", (long long)a.duration_ms);
+			free(text);
+			followup_answer_release(&a);
+			tool_calls_release(&calls);
+		}
+		for (size_t i = 0; i < cfg->n_clusters; i++)
+			k8s_client_free(clients[i]);
+		free(clients);
+		playbook_set_release(&pb);
+	}
+	store_close(s);
 	return rc;
 }

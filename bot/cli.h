@@ -14,5 +14,8 @@ int cli_incidents(const struct config *cfg, bool json, int limit);
 int cli_replay(const struct config *cfg, const char *payload_path, const char *format);
 int cli_demo(bool keep);
 int cli_playbooks(const struct config *cfg);
+/* Answers question about the incident (prints it; posts nothing) or, with queue, queues it. */
+int cli_ask(const struct config *cfg, const char *incident, const char *question, bool queue,
+	    const char *user);
 
 #endif

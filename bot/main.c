@@ -1,6 +1,6 @@
 /*
  * This file contains main(): the command line. Commands: run, check-config,
- * incidents, replay, playbooks, demo; --version and --help everywhere. Exit codes: 0
+ * incidents, replay, playbooks, ask, demo; --version and --help everywhere. Exit codes: 0
  * success, 1 failure (bad config, store error), 2 usage error.
  */
 #include "cli.h"
@@ -29,6 +29,9 @@ static const char usage_text[] =
 	"                                 triage and investigate one webhook body; print the\n"
 	"                                 report as JSON; post nothing, store nothing\n"
 	"  playbooks -c FILE              list the playbooks and what they match\n"
+	"  ask -c FILE [--queue] [--user U] INCIDENT_ID QUESTION\n"
+	"                                 answer a follow-up question about an incident;\n"
+	"                                 print it, post nothing (--queue: the bot answers)\n"
 	"  demo [--keep]                  a self-contained demo: a simulated cluster, the bot,\n"
 	"                                 realistic alerts, each incident's thread\n"
 	"\n"
@@ -52,6 +55,14 @@ static const struct command_help helps[] = {
 	{"playbooks", "usage: nightshift playbooks -c FILE\n"
 		      "Lists the playbooks of playbooks.dir, what each matches, its steps and "
 		      "findings.\n"},
+	{"ask", "usage: nightshift ask -c FILE [--queue] [--user U] INCIDENT_ID \"QUESTION\"\n"
+		"Answers a follow-up question about a stored incident as the bot would in its\n"
+		"thread (rules mode: what changed / last deploy, logs, status, happened before,\n"
+		"why / root cause; anything else lists these), with the same read tools against\n"
+		"the configured cluster, and prints the answer. Reads the store; posts nothing.\n"
+		"--queue: only queue the question (one row in the store); the running bot\n"
+		"answers it in the incident's thread within a second or two.\n"
+		"--user U: who asks (default: cli).\n"},
 	{"replay", "usage: nightshift replay -c FILE [--format F] PAYLOAD.json\n"
 		   "Parses, triages and investigates one webhook body as the running bot would\n"
 		   "(the same playbooks and read tools) and prints each alert's triage and report\n"
@@ -94,10 +105,11 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
 		{"limit", required_argument, NULL, 'l'},  {"format", required_argument, NULL, 'f'},
 		{"keep", no_argument, NULL, 'k'},         {"ready-file", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},         {"queue", no_argument, NULL, 'q'},
+		{"user", required_argument, NULL, 'u'},   {NULL, 0, NULL, 0},
 	};
-	const char *cmd, *config_path = NULL, *format = NULL, *ready_file = NULL;
-	bool json = false, keep = false, help = false;
+	const char *cmd, *config_path = NULL, *format = NULL, *ready_file = NULL, *user = "cli";
+	bool json = false, keep = false, help = false, queue = false;
 	long limit = 0;
 	struct config *cfg;
 	int c, rc;
@@ -114,7 +126,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "c:jl:f:kr:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:jl:f:kr:hqu:", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'c': config_path = optarg; break;
@@ -123,6 +135,8 @@ int main(int argc, char **argv)
 		case 'k': keep = true; break;
 		case 'r': ready_file = optarg; break;
 		case 'h': help = true; break;
+		case 'q': queue = true; break;
+		case 'u': user = optarg; break;
 		case 'l':
 			limit = strtol(optarg, &end, 10);
 			if (*end != '\0' || limit < 0)
@@ -149,13 +163,15 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "incidents") != 0 && strcmp(cmd, "replay") != 0 &&
-	    strcmp(cmd, "playbooks") != 0)
+	    strcmp(cmd, "playbooks") != 0 && strcmp(cmd, "ask") != 0)
 		return usage_error("unknown command", cmd);
 	if (config_path == NULL)
 		return usage_error("-c FILE is required for", cmd);
 	if (strcmp(cmd, "replay") == 0 && optind != argc - 1)
 		return usage_error("replay needs exactly one PAYLOAD.json", NULL);
-	if (strcmp(cmd, "replay") != 0 && optind != argc)
+	if (strcmp(cmd, "ask") == 0 && optind != argc - 2)
+		return usage_error("ask needs INCIDENT_ID and a QUESTION (quote it)", NULL);
+	if (strcmp(cmd, "replay") != 0 && strcmp(cmd, "ask") != 0 && optind != argc)
 		return usage_error("unexpected argument", argv[optind]);
 
 	cfg = load_or_print(config_path);
@@ -178,6 +194,8 @@ int main(int argc, char **argv)
 		rc = cli_playbooks(cfg);
 	} else if (strcmp(cmd, "run") == 0) {
 		rc = daemon_run(cfg, ready_file);
+	} else if (strcmp(cmd, "ask") == 0) {
+		rc = cli_ask(cfg, argv[optind], argv[optind + 1], queue, user);
 	} else if (strcmp(cmd, "incidents") == 0) {
 		rc = cli_incidents(cfg, json, (int)limit);
 	} else {
