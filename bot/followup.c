@@ -54,7 +54,7 @@ static const struct {
 	const char *pattern;
 } intent_rules[] = {
 	{FU_HISTORY,
-	 "(?i)\\b(?:happen\\w*|seen|see|occurr?\\w*|had|fired|got)\\b.{0,40}?"
+	 "(?i)\\b(?:happen\\w*|seen|see|occurr?\\w*|had|fire[sd]?|got)\\b.{0,40}?"
 	 "\\b(?:before|b4|previously|earlier|in\\s+the\\s+past|last\\s+time|again)\\b"
 	 "|\\bhistory\\b|\\bprevious\\s+(?:incidents?|times?|alerts?)\\b|\\brecurr\\w*"
 	 "|\\bhow\\s+often\\b|\\bfirst\\s+time\\b|\\bever\\s+(?:seen|happen\\w*)\\b"},
@@ -70,9 +70,9 @@ static const struct {
 	{FU_WHAT_CHANGED,
 	 "(?i)\\bchang(?:e|ed|es|ing)\\b|\\bdeploy\\w*|\\bdepoly\\w*|\\brolle?d?\\s*out\\w*"
 	 "|\\brollouts?\\b|\\breleases?d?\\b|\\bversions?\\b|\\bimages?\\b|\\bupgraded?\\b"
-	 "|\\bshipped\\b|\\bpushed\\b|\\bnew\\s+build\\b|\\bdiff\\b"},
+	 "|\\bship(?:ped|ping)?\\b|\\bpushed\\b|\\bnew\\s+build\\b|\\bdiff\\b"},
 	{FU_ROOT_CAUSE,
-	 "(?i)\\bwh?y+\\b|\\broot\\s*-?\\s*cause\\b|\\bcaused?\\b|\\bcauses\\b|\\brca\\b"
+	 "(?i)\\bwh?y+\\b|^\\s*y+\\s*\\?*\\s*$|\\broot\\s*-?\\s*cause\\b|\\bcaused?\\b|\\bcauses\\b|\\brca\\b"
 	 "|\\bexplain\\b|\\breason\\b|\\bwhat\\W{0,3}s\\s+(?:the\\s+)?(?:problem|issue|wrong)\\b"
 	 "|\\bwhat\\s+(?:is\\s+(?:the\\s+)?(?:problem|issue|wrong)|happened|went\\s+wrong|broke)\\b"
 	 "|\\bdiagnos\\w*|\\bfinding\\b|\\bverdict\\b"},
