@@ -5,7 +5,8 @@
  * output (the tools' own formatters over tests/fixtures/k8s), the fallback
  * to stored evidence when a tool fails, refusals of hostile input, and the
  * life of a queued row: claim → answer → tool calls, answer and thread
- * message in the store; the step budget.
+ * message in the store; the step budget; the worker pool taking turns
+ * between investigations and follow-ups.
  */
 #include "harness.h"
 
@@ -20,6 +21,7 @@
 #include "store.h"
 #include "triage.h"
 #include "util.h"
+#include "workers.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -622,6 +624,84 @@ static void test_budget_and_pod_owner(void)
 	store_close(s);
 }
 
+static struct config *pool_cfg;
+
+struct order {
+	char kinds[16];
+	size_t n;
+};
+
+static void on_done(void *arg, const struct investigation_result *r)
+{
+	struct order *o = arg;
+	if (o->n < sizeof(o->kinds) - 1 && r->status != 1)
+		o->kinds[o->n++] = r->followup ? 'F' : 'I';
+}
+
+static void no_wake(void *arg)
+{
+	(void)arg;
+}
+
+/* One worker, three investigations and two follow-ups waiting: they take turns. */
+static void test_pool_alternates(void)
+{
+	char path[300], err[512];
+	struct store *s;
+	struct shared_playbooks *pb;
+	struct workers *w;
+	struct order o = {.n = 0};
+	const char *channels[] = {"console"};
+	int64_t until;
+
+	snprintf(path, sizeof(path), "%s/pool.db", tmpdir);
+	s = store_open(path, false, err, sizeof(err));
+	pb = shared_playbooks_load("tests/fixtures/engine-playbooks", err, sizeof(err));
+	CHECK(s != NULL && pb != NULL);
+	if (s == NULL || pb == NULL)
+		return;
+	store_begin(s);
+	for (int i = 0; i < 3; i++) {
+		struct alert a;
+		struct triage_outcome out;
+		struct triage_ctx ctx = {.store = s, .cfg = pool_cfg, .fp = fp, .now_ms = now_ms(),
+					 .channels = channels, .n_channels = 1};
+		char name[16];
+		snprintf(name, sizeof(name), "Pool%d", i);
+		alert_init(&a);
+		a.name = xstrdup(name);
+		a.summary = xstrdup("s");
+		a.description = xstrdup("");
+		a.cluster = xstrdup("");
+		a.namespace = xstrdup("");
+		a.workload = xstrdup("");
+		a.group_key = xstrdup("");
+		a.generator_url = xstrdup("");
+		a.source_fingerprint = xstrdup(name);
+		kv_list_set(&a.labels, "alertname", name);
+		CHECK_INT(triage_alert(&ctx, &a, &out, err, sizeof(err)), 0);
+		alert_free(&a);
+	}
+	CHECK_INT(followup_request(s, 1, "alice", "why", now_ms(), err, sizeof(err)), 1);
+	CHECK_INT(followup_request(s, 2, "bob", "help", now_ms(), err, sizeof(err)), 2);
+	store_commit(s);
+	w = workers_start(path, pool_cfg, pb, no_wake, NULL, err, sizeof(err));
+	CHECK(w != NULL);
+	until = mono_ms() + 15000;
+	while (w != NULL && o.n < 5 && mono_ms() < until) {
+		workers_dispatch(w, s);
+		workers_drain(w, on_done, &o);
+		usleep(2000);
+	}
+	o.kinds[o.n] = '\0';
+	CHECK_STR(o.kinds, "IFIFI");
+	CHECK_INT(scalar(s, "SELECT count(*) FROM followups WHERE state = 'done'"), 2);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM investigations WHERE state = 'done'"), 3);
+	workers_stop(w, 5000);
+	shared_playbooks_unref(pb);
+	store_close(s);
+}
+
 static struct config *load_cfg(const char *name, const char *yaml)
 {
 	char path[256], err[2048];
@@ -643,8 +723,10 @@ int main(void)
 		return 1;
 	cfg = load_cfg("a.yaml", "channels:\n  console: {enabled: true}\n");
 	tiny_cfg = load_cfg("b.yaml", "investigations:\n  step_budget: 1\n");
+	pool_cfg = load_cfg("c.yaml", "investigations:\n  workers: 1\nchannels:\n  console: "
+				      "{enabled: true}\nplaybooks:\n  dir: tests/fixtures/engine-playbooks\n");
 	fp = fingerprinter_new();
-	if (cfg == NULL || tiny_cfg == NULL)
+	if (cfg == NULL || tiny_cfg == NULL || pool_cfg == NULL)
 		return 1;
 	RUN(test_intents);
 	RUN(test_line_value);
@@ -656,8 +738,10 @@ int main(void)
 	RUN(test_request_refusals);
 	RUN(test_run_one_without_a_cluster);
 	RUN(test_budget_and_pod_owner);
+	RUN(test_pool_alternates);
 	config_unref(cfg);
 	config_unref(tiny_cfg);
+	config_unref(pool_cfg);
 	fingerprinter_free(fp);
 	{
 		char cmd[300];
