@@ -1191,6 +1191,23 @@ static void answer_logs(struct ctx *c, struct followup_answer *a)
 	if (!str_empty(f->pod)) {
 		pod = xstrdup(f->pod);
 		pods = call_tool(c, "k8s_pod", args2("namespace", f->namespace, "name", pod));
+		/* The alert's pod is gone (replaced): read a current pod of its deployment. */
+		if (tool_failed(pods) && str_has_prefix(pods, "error: 404") &&
+		    (f->deployment != NULL || (f->deployment = deployment_of_pod(f->pod)) != NULL)) {
+			char *list = call_tool(c, "k8s_pods",
+					       args2("namespace", f->namespace, NULL, NULL));
+			char *other = tool_failed(list) ? NULL : first_pod(f, list);
+			if (other != NULL) {
+				free(pod);
+				free(pods);
+				pod = other;
+				pods = list;
+				free(f->container); /* it named the old pod's container */
+				f->container = NULL;
+			} else {
+				free(list);
+			}
+		}
 	} else if (!str_empty(f->deployment)) {
 		pods = call_tool(c, "k8s_pods", args2("namespace", f->namespace, NULL, NULL));
 		pod = tool_failed(pods) ? NULL : first_pod(f, pods);

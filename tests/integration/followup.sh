@@ -14,7 +14,9 @@
 # Also: the other intents in the thread (status, logs, why, history, help),
 # refusals of hostile input (unknown incident, 100 KB question, control
 # characters, invalid UTF-8), a follow-up queued while the bot is down is
-# answered after the restart, and the simulator saw zero mutating requests.
+# answered after the restart, an alert naming a pod that is gone is answered
+# from its deployment's current pods, and the simulator saw zero mutating
+# requests.
 [ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -210,6 +212,21 @@ if wait_log "incident=$INC event=answered followup=5 intent=what_changed" 15; th
 	ok "after the restart the bot answers it"
 else
 	not_ok "after the restart the bot answers it" "$(sql "SELECT id, state, error FROM followups")"
+fi
+
+# A crash-loop alert for a pod that is gone: the logs of a current pod of its deployment.
+post_am KubePodCrashLooping firing '"namespace":"prod","pod":"checkout-api-84c6f7b9d5-zzzzz","container":"checkout-api","cluster":"prod-eu-1"'
+check_code "an alert for a replaced pod is accepted" 202
+if wait_sql "SELECT count(*) FROM investigations WHERE state = 'done'" 2 30; then
+	INC2=$(sql "SELECT max(incident_id) FROM investigations")
+	ask -c "$CONF" "$INC2" "logs?"
+	check_match "logs of a replaced pod come from a current pod of its deployment" \
+		'^Logs of checkout-api-84c6f7b9d5-(2xkfp|9hqzt|t4mwc) \(checkout-api, previous instance\)' "$OUT"
+	ask -c "$CONF" "$INC2" "still happening?"
+	check_match "status of a replaced pod looks at its deployment's pods" \
+		'^Still failing: [23]/3 pods CrashLoopBackOff' "$OUT"
+else
+	not_ok "the second investigation finishes" "$(sql "SELECT id, state, error FROM investigations")"
 fi
 
 if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/ask.err"; then
