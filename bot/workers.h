@@ -12,6 +12,10 @@
  * It hands back only a small result through a queue and the wake callback;
  * the loop drains it in workers_drain(). Workers never touch channels,
  * timers or lws.
+ *
+ * Follow-up questions (bot/followup.h) are rows of the `followups` table and
+ * go through the same pool the same way (followup_run_one); when both kinds
+ * wait, they take turns, investigations first.
  */
 #ifndef NIGHTSHIFT_WORKERS_H
 #define NIGHTSHIFT_WORKERS_H
