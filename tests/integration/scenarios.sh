@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# This file contains the scenario test: every tests/scenarios/*/ (a simcluster
+# scenario, the alert payload as its source sends it, the expected outcome)
+# goes through `nightshift replay` and through the running bot (console
+# channel, POST to the webhook, then the investigations and tool_calls tables,
+# `incidents --json` and the console thread). It asserts the verdict, the
+# category, the playbook finding, the confidence, the tools that must have
+# been called and the proposed action (none for noise), and that simcluster
+# recorded no mutating request. All scenarios share one simcluster (their
+# namespaces differ); see tests/scenarios/README.md.
+[ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
+SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-90}
+. "$(dirname "$0")/lib.sh"
+
+SIM=${SIMCLUSTER:-build/simcluster}
+SCEN_DIR=${SCENARIOS:-tests/scenarios}
+SIM_PID=
+
+need_binary
+[ -x "$SIM" ] || bail "simcluster binary exists at $SIM" "build it with: make build/simcluster"
+
+# ------------------------------------------------------------------ helpers
+
+# jsql FILE SQL : runs SQL where the CTE `d(j)` holds FILE's text; '|' separated
+jsql() {
+	sqlite3 -batch -noheader -separator '|' :memory: \
+		"WITH d(j) AS (SELECT CAST(readfile('$1') AS TEXT)) $2" 2>/dev/null
+}
+
+# dbq SQL : a query on the bot's store (WAL: safe while the bot runs)
+dbq() { sqlite3 -batch -noheader -separator '|' -cmd '.timeout 3000' "$DB" "$1" 2>/dev/null; }
+
+# expect_load DIR : sets E_VERDICT E_CATEGORY E_FINDING E_CONFIDENCE E_ACTION E_DISMISSED E_TOOLS
+# ('-' stands for null)
+expect_load() {
+	local line
+	line=$(jsql "$1/expect.json" "SELECT json_extract(j,'\$.verdict'),
+		ifnull(json_extract(j,'\$.category'),'-'), ifnull(json_extract(j,'\$.finding'),'-'),
+		ifnull(json_extract(j,'\$.confidence'),'-'), ifnull(json_extract(j,'\$.proposed_action'),'-'),
+		ifnull(json_extract(j,'\$.dismissed'),'-'),
+		(SELECT group_concat(value,' ') FROM json_each(j,'\$.tools')) FROM d")
+	IFS='|' read -r E_VERDICT E_CATEGORY E_FINDING E_CONFIDENCE E_ACTION E_DISMISSED E_TOOLS <<<"$line"
+}
+
+# missing_tools "EXPECTED..." "CALLED..." : prints the expected tools never called
+missing_tools() {
+	local t miss=
+	for t in $1; do
+		case " $2 " in *" $t "*) ;; *) miss="$miss $t" ;; esac
+	done
+	printf '%s' "${miss# }"
+}
+
+# payload DIR NAME : the alert body with the test's ports filled in
+payload() {
+	sed -e "s/@UP_PORT@/$SIM_PORT/g" -e "s/@DOWN_PORT@/$DOWN_PORT/g" "$1/alert.json" >"$T/payload-$2.json"
+}
+
+# ------------------------------------------------------------------ scenarios
+NAMES=
+for d in "$SCEN_DIR"/*/; do
+	d=${d%/}
+	[ -f "$d/cluster.json" ] && [ -f "$d/alert.json" ] && [ -f "$d/expect.json" ] || continue
+	NAMES="$NAMES ${d##*/}"
+done
+NAMES=${NAMES# }
+N_SCEN=$(printf '%s\n' $NAMES | grep -c .)
+check_ge "found scenarios in $SCEN_DIR ($N_SCEN)" "$N_SCEN" 15
+for n in $NAMES; do
+	for f in cluster alert expect; do
+		if ! jvalid "$(cat "$SCEN_DIR/$n/$f.json")"; then not_ok "$n/$f.json is valid JSON"; fi
+	done
+done
+
+# ------------------------------------------------------------------ simcluster
+sim_args=()
+for n in $NAMES; do sim_args+=(--scenario "$SCEN_DIR/$n/cluster.json"); done
+: >"$T/mutations.jsonl"
+"$SIM" --listen 127.0.0.1:0 --ready-file "$T/sim.port" --mutations "$T/mutations.jsonl" \
+	--log-level warn "${sim_args[@]}" >"$T/sim.log" 2>&1 &
+SIM_PID=$!
+EXTRA_PIDS="$EXTRA_PIDS $SIM_PID"
+for _ in $(seq 1 100); do
+	[ -s "$T/sim.port" ] && break
+	alive "$SIM_PID" || break
+	sleep 0.1
+done
+SIM_PORT=$(cat "$T/sim.port" 2>/dev/null)
+[ -n "$SIM_PORT" ] || bail "simcluster starts with all $N_SCEN scenarios" "$(tail -n 5 "$T/sim.log")"
+ok "simcluster serves all $N_SCEN scenarios merged (port $SIM_PORT)"
+# The "up again" target is simcluster's /healthz; the "down" one a port nobody listens on.
+check "the probe target that is up answers 200" 200 "$(http_status "http://127.0.0.1:$SIM_PORT/healthz")"
+DOWN_PORT=$(free_port) || bail "found a closed loopback port"
+
+# ------------------------------------------------------------------ config
+PORT=$(free_port) || bail "found a free loopback port"
+BASE=http://127.0.0.1:$PORT
+sed -e "s#@PORT@#$PORT#" -e "s#@DB@#$DB#" -e "s#@PLAYBOOKS@#$PWD/playbooks#" \
+	-e "s#@SIM_PORT@#$SIM_PORT#g" "$SCEN_DIR/nightshift.yaml.in" >"$CONF"
+out=$("$NS" check-config -c "$CONF" 2>&1)
+check "the scenario config passes check-config" 0 "$?" "$out"
+for n in $NAMES; do payload "$SCEN_DIR/$n" "$n"; done
+
+# ------------------------------------------------------------------ replay
+for n in $NAMES; do
+	expect_load "$SCEN_DIR/$n"
+	"$NS" replay -c "$CONF" "$T/payload-$n.json" >"$T/replay-$n.json" 2>"$T/replay-$n.err"
+	rc=$?
+	if [ "$rc" -ne 0 ] || ! jvalid "$(cat "$T/replay-$n.json")"; then
+		not_ok "replay $n exits 0 with JSON" "exit $rc" "$(head -c 400 "$T/replay-$n.err")"
+		continue
+	fi
+	IFS='|' read -r action verdict category finding confidence act tools <<<"$(jsql "$T/replay-$n.json" \
+		"SELECT json_extract(j,'\$.alerts[0].action'),
+		ifnull(json_extract(j,'\$.alerts[0].report.verdict'),'-'),
+		ifnull(json_extract(j,'\$.alerts[0].report.category'),'-'),
+		ifnull(json_extract(j,'\$.alerts[0].report.finding'),'-'),
+		ifnull(json_extract(j,'\$.alerts[0].report.confidence'),'-'),
+		ifnull(json_extract(j,'\$.alerts[0].report.proposed_action.type'),'-'),
+		ifnull((SELECT group_concat(json_extract(value,'\$.tool'),' ')
+		        FROM json_each(j,'\$.alerts[0].tool_calls')),'') FROM d")"
+	diagline="replay: action=$action finding=$finding confidence=$confidence tools=$tools"
+	if [ "$E_DISMISSED" = noise_rule ]; then
+		check "replay $n: dismissed by a noise rule before any investigation" "dismissed -" "$action $verdict" "$diagline"
+		check "replay $n: no tool was called" "" "$tools"
+		continue
+	fi
+	check "replay $n: verdict $E_VERDICT" "$E_VERDICT" "$verdict" "$diagline"
+	check "replay $n: category $E_CATEGORY" "$E_CATEGORY" "$category" "$diagline"
+	check "replay $n: finding $E_FINDING, confidence $E_CONFIDENCE" "$E_FINDING $E_CONFIDENCE" "$finding $confidence" \
+		"$(jsql "$T/replay-$n.json" "SELECT json_extract(j,'\$.alerts[0].report.evidence') FROM d")"
+	check "replay $n: tools called include $E_TOOLS" "" "$(missing_tools "$E_TOOLS" "$tools")" "called: $tools"
+	check "replay $n: proposed action $E_ACTION" "$E_ACTION" "$act"
+done
+
+# ------------------------------------------------------------------ the running bot
+start_bot || bail "nightshift run starts with the scenario config"
+ok "nightshift run starts with the scenario config (console channel)"
+declare -A IID
+for n in $NAMES; do
+	path=/alerts/alertmanager
+	[ "$(jsql "$T/payload-$n.json" "SELECT json_type(j,'\$.heartbeat') FROM d")" = object ] && path=/alerts/uptime-kuma
+	post "$path" "$T/payload-$n.json"
+	IID[$n]=$(jget "$BODY" '$.incidents[0]')
+	if [ "$CODE" != 202 ] || [ -z "${IID[$n]}" ]; then
+		not_ok "POST $n to $path -> 202 with an incident" "HTTP $CODE: $(printf '%s' "$BODY" | head -c 300)"
+	fi
+done
+ok "posted $N_SCEN payloads to the webhook"
+
+# Every incident settles: an investigation done (or failed), or dismissed at triage.
+settled() {
+	local n id
+	for n in $NAMES; do
+		id=${IID[$n]:-}
+		[ -n "$id" ] || continue
+		[ "$(dbq "SELECT (SELECT count(*) FROM investigations WHERE incident_id=$id AND state IN ('done','failed'))
+			+ (SELECT count(*) FROM incidents WHERE id=$id AND state='noise'
+			   AND NOT EXISTS (SELECT 1 FROM investigations WHERE incident_id=$id))")" -ge 1 ] 2>/dev/null || return 1
+	done
+	return 0
+}
+for _ in $(seq 1 150); do settled && break; sleep 0.2; done
+if settled; then ok "every incident settled (investigated or dismissed) within 30 s"; else
+	not_ok "every incident settled within 30 s" \
+		"$(dbq "SELECT 'incident '||id||' '||alertname||' state='||state FROM incidents WHERE state IN ('open','investigating')")"
+fi
+inc_load || not_ok "incidents --json loads" "$(head -c 300 "$T/inc.err")"
+
+for n in $NAMES; do
+	id=${IID[$n]:-}
+	[ -n "$id" ] || continue
+	expect_load "$SCEN_DIR/$n"
+	inc_verdict=$(inc_by_id "$id" verdict)
+	if [ "$E_DISMISSED" = noise_rule ]; then
+		check "bot $n: incident #$id dismissed as noise at triage" "noise noise 0" \
+			"$(inc_by_id "$id" state) $inc_verdict $(dbq "SELECT count(*) FROM investigations WHERE incident_id=$id")"
+		if wait_log "^#$id .*Dismissed as noise: " 5 "$T/console.log"; then ok "bot $n: console thread #$id says dismissed as noise"; else
+			not_ok "bot $n: console thread #$id says dismissed as noise" "$(grep "^#$id " "$T/console.log" | tail -n 5)"
+		fi
+		continue
+	fi
+	IFS='|' read -r inv verdict category finding confidence act <<<"$(dbq "SELECT id, ifnull(verdict,'-'),
+		ifnull(category,'-'), ifnull(json_extract(report,'\$.finding'),'-'), ifnull(confidence,'-'),
+		ifnull(json_extract(report,'\$.proposed_action.type'),'-')
+		FROM investigations WHERE incident_id=$id AND state='done' ORDER BY id DESC LIMIT 1")"
+	if [ -z "$inv" ]; then
+		not_ok "bot $n: incident #$id has a finished investigation" \
+			"$(dbq "SELECT state||' '||ifnull(error,'') FROM investigations WHERE incident_id=$id")"
+		continue
+	fi
+	tools=$(dbq "SELECT group_concat(tool,' ') FROM (SELECT tool FROM tool_calls WHERE investigation_id=$inv ORDER BY seq)")
+	check "bot $n: verdict $E_VERDICT (investigations and incidents --json)" "$E_VERDICT $E_VERDICT" "$verdict $inc_verdict"
+	check "bot $n: category $E_CATEGORY" "$E_CATEGORY" "$category"
+	check "bot $n: finding $E_FINDING, confidence $E_CONFIDENCE" "$E_FINDING $E_CONFIDENCE" "$finding $confidence"
+	check "bot $n: tool_calls include $E_TOOLS" "" "$(missing_tools "$E_TOOLS" "$tools")" "called: $tools"
+	check "bot $n: proposed action $E_ACTION" "$E_ACTION" "$act"
+	if [ "$E_VERDICT" = noise ]; then re="^#$id .*Dismissed as noise \\($E_CATEGORY, "; else
+		re="^#$id .*Real problem .* $E_CATEGORY .* confidence"; fi
+	if wait_log "$re" 5 "$T/console.log"; then ok "bot $n: console thread #$id shows the $E_VERDICT verdict and $E_CATEGORY"; else
+		not_ok "bot $n: console thread #$id shows the $E_VERDICT verdict and $E_CATEGORY" "$(grep "^#$id " "$T/console.log" | tail -n 6)"
+	fi
+done
+
+# Noise must never come with a fix, whichever way it was reached.
+check "no noise verdict in the store carries a proposed action" 0 \
+	"$(dbq "SELECT count(*) FROM investigations WHERE verdict='noise' AND json_extract(report,'\$.proposed_action') IS NOT NULL")"
+
+stop_bot TERM 10
+check "nightshift exits 0 on SIGTERM" 0 "$BOT_RC"
+
+# ------------------------------------------------------------------ mutations
+req_sim=$(curl -s --max-time 2 "http://127.0.0.1:$SIM_PORT/_sim/mutations" 2>/dev/null)
+check "simcluster recorded no mutating request (GET /_sim/mutations)" 0 "$(jget "$req_sim" '$.count')" \
+	"$(printf '%s' "$req_sim" | head -c 400)"
+check "the --mutations file is empty" 0 "$(wc -c <"$T/mutations.jsonl" | tr -d ' ')" "$(head -c 400 "$T/mutations.jsonl")"
+finish
