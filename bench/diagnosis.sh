@@ -68,7 +68,7 @@ SIM_PORT=$(cat "$T/sim.port" 2>/dev/null)
 [ -n "$SIM_PORT" ] || { say "skipped: simcluster did not start: $(tail -n 3 "$T/sim.log")"; exit 0; }
 DOWN_PORT=$(free_port) || exit 0
 sed -e "s#@PORT@#$(free_port)#" -e "s#@DB@#$T/ns.db#" -e "s#@PLAYBOOKS@#$PWD/playbooks#" \
-	-e "s#@SIM_PORT@#$SIM_PORT#g" "$SCEN_DIR/nightshift.yaml.in" >"$T/ns.yml"
+	-e "s#@SIM_PORT@#$SIM_PORT#g" -e "s#@PROD_PORT@#$SIM_PORT#g" "$SCEN_DIR/nightshift.yaml.in" >"$T/ns.yml"
 
 # ------------------------------------------------------------------ run
 mkdir -p "$T/out"

@@ -14,7 +14,7 @@ SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-90}
 
 SIM=${SIMCLUSTER:-build/simcluster}
 SCEN_DIR=${SCENARIOS:-tests/scenarios}
-SIM_PID=
+SIM_PIDS=
 
 need_binary
 [ -x "$SIM" ] || bail "simcluster binary exists at $SIM" "build it with: make build/simcluster"
@@ -72,22 +72,50 @@ for n in $NAMES; do
 	done
 done
 
-# ------------------------------------------------------------------ simcluster
-sim_args=()
-for n in $NAMES; do sim_args+=(--scenario "$SCEN_DIR/$n/cluster.json"); done
+# ------------------------------------------------------------------ simclusters
+# Two simclusters: "prod-eu-1" serves the scenarios whose alert names that
+# cluster, "sim" (the default_cluster) all the others. An alert routed to the
+# wrong cluster finds nothing there (404s) and its checks fail.
+
+# start_sim NAME FILES... : starts one simcluster; sets SIMPORT_<NAME>
+start_sim() {
+	local name=$1 f port pid
+	shift
+	local -a a=()
+	for f in "$@"; do a+=(--scenario "$f"); done
+	"$SIM" --listen 127.0.0.1:0 --ready-file "$T/$name.port" --mutations "$T/mutations.jsonl" \
+		--log-level warn "${a[@]}" >"$T/$name.log" 2>&1 &
+	pid=$!
+	EXTRA_PIDS="$EXTRA_PIDS $pid"
+	SIM_PIDS="$SIM_PIDS $pid"
+	for _ in $(seq 1 100); do
+		[ -s "$T/$name.port" ] && break
+		alive "$pid" || break
+		sleep 0.1
+	done
+	port=$(cat "$T/$name.port" 2>/dev/null)
+	[ -n "$port" ] || bail "simcluster $name starts ($# scenarios)" "$(tail -n 5 "$T/$name.log")"
+	printf -v "SIMPORT_$name" '%s' "$port"
+	ok "simcluster $name serves $# scenarios merged (port $port)"
+}
+
 : >"$T/mutations.jsonl"
-"$SIM" --listen 127.0.0.1:0 --ready-file "$T/sim.port" --mutations "$T/mutations.jsonl" \
-	--log-level warn "${sim_args[@]}" >"$T/sim.log" 2>&1 &
-SIM_PID=$!
-EXTRA_PIDS="$EXTRA_PIDS $SIM_PID"
-for _ in $(seq 1 100); do
-	[ -s "$T/sim.port" ] && break
-	alive "$SIM_PID" || break
-	sleep 0.1
+files_default=()
+files_prod=()
+for n in $NAMES; do
+	c=$(jsql "$SCEN_DIR/$n/alert.json" "SELECT ifnull(json_extract(j,'\$.alerts[0].labels.cluster'),'') FROM d")
+	case $c in
+	'') files_default+=("$SCEN_DIR/$n/cluster.json") ;;
+	prod-eu-1) files_prod+=("$SCEN_DIR/$n/cluster.json") ;;
+	*) not_ok "$n: its cluster label \"$c\" is one the scenario config knows (sim, prod-eu-1)" ;;
+	esac
 done
-SIM_PORT=$(cat "$T/sim.port" 2>/dev/null)
-[ -n "$SIM_PORT" ] || bail "simcluster starts with all $N_SCEN scenarios" "$(tail -n 5 "$T/sim.log")"
-ok "simcluster serves all $N_SCEN scenarios merged (port $SIM_PORT)"
+check_ge "some scenarios carry no cluster label (default_cluster)" "${#files_default[@]}" 1
+check_ge "some scenarios carry cluster=prod-eu-1" "${#files_prod[@]}" 1
+start_sim sim "${files_default[@]}"
+start_sim prod "${files_prod[@]}"
+SIM_PORT=$SIMPORT_sim
+PROD_PORT=$SIMPORT_prod
 # The "up again" target is simcluster's /healthz; the "down" one a port nobody listens on.
 check "the probe target that is up answers 200" 200 "$(http_status "http://127.0.0.1:$SIM_PORT/healthz")"
 DOWN_PORT=$(free_port) || bail "found a closed loopback port"
@@ -96,7 +124,7 @@ DOWN_PORT=$(free_port) || bail "found a closed loopback port"
 PORT=$(free_port) || bail "found a free loopback port"
 BASE=http://127.0.0.1:$PORT
 sed -e "s#@PORT@#$PORT#" -e "s#@DB@#$DB#" -e "s#@PLAYBOOKS@#$PWD/playbooks#" \
-	-e "s#@SIM_PORT@#$SIM_PORT#g" "$SCEN_DIR/nightshift.yaml.in" >"$CONF"
+	-e "s#@SIM_PORT@#$SIM_PORT#g" -e "s#@PROD_PORT@#$PROD_PORT#g" "$SCEN_DIR/nightshift.yaml.in" >"$CONF"
 out=$("$NS" check-config -c "$CONF" 2>&1)
 check "the scenario config passes check-config" 0 "$?" "$out"
 for n in $NAMES; do payload "$SCEN_DIR/$n" "$n"; done
@@ -210,8 +238,10 @@ stop_bot TERM 10
 check "nightshift exits 0 on SIGTERM" 0 "$BOT_RC"
 
 # ------------------------------------------------------------------ mutations
-req_sim=$(curl -s --max-time 2 "http://127.0.0.1:$SIM_PORT/_sim/mutations" 2>/dev/null)
-check "simcluster recorded no mutating request (GET /_sim/mutations)" 0 "$(jget "$req_sim" '$.count')" \
-	"$(printf '%s' "$req_sim" | head -c 400)"
+for port in $SIM_PORT $PROD_PORT; do
+	req_sim=$(curl -s --max-time 2 "http://127.0.0.1:$port/_sim/mutations" 2>/dev/null)
+	check "simcluster :$port recorded no mutating request (GET /_sim/mutations)" 0 "$(jget "$req_sim" '$.count')" \
+		"$(printf '%s' "$req_sim" | head -c 400)"
+done
 check "the --mutations file is empty" 0 "$(wc -c <"$T/mutations.jsonl" | tr -d ' ')" "$(head -c 400 "$T/mutations.jsonl")"
 finish
