@@ -6,8 +6,9 @@
 # `incidents --json` and the console thread). It asserts the verdict, the
 # category, the playbook finding, the confidence, the tools that must have
 # been called and the proposed action (none for noise), and that simcluster
-# recorded no mutating request. All scenarios share one simcluster (their
-# namespaces differ); see tests/scenarios/README.md.
+# recorded no mutating request. The scenarios share two simclusters (their
+# namespaces differ): one for the alerts labelled cluster=prod-eu-1, one for
+# the rest (default_cluster); see tests/scenarios/README.md.
 [ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
 SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-90}
 . "$(dirname "$0")/lib.sh"
