@@ -231,6 +231,11 @@ for n in $NAMES; do
 	fi
 done
 
+# kube-state-metrics alerts carry the exporter's own pod; it must not name the incident.
+check "no incident is named after kube-state-metrics' own pod" "" \
+	"$(inc_sql "SELECT group_concat(alertname, ' ') FROM inc, json_each(CAST(readfile('$T/inc.json') AS TEXT)) e
+		WHERE json_extract(e.value,'\$.id') = inc.id AND json_extract(e.value,'\$.workload') LIKE '%kube-state-metrics%'")"
+
 # Noise must never come with a fix, whichever way it was reached.
 check "no noise verdict in the store carries a proposed action" 0 \
 	"$(dbq "SELECT count(*) FROM investigations WHERE verdict='noise' AND json_extract(report,'\$.proposed_action') IS NOT NULL")"
