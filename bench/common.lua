@@ -1,7 +1,9 @@
 -- This file contains what both wrk scripts share: a per-thread id (so that
--- labels stay distinct across wrk threads), and a done() that prints one
--- machine-readable BENCH line for bench/run.sh.
+-- labels stay distinct across wrk threads), the number of alerts per body,
+-- and a done() that prints one machine-readable BENCH line for bench/run.sh.
 local threads = {}
+-- Alerts per request body (BENCH_BATCH, default 1); set in every thread.
+batch = tonumber(os.getenv("BENCH_BATCH") or "1") or 1
 
 function setup(thread)
 	thread:set("tid", #threads + 1)

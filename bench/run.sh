@@ -8,7 +8,9 @@
 # reports; it never fails the build (exit 0 unless the script itself is
 # broken).
 #
-# Environment: BENCH_SECONDS (default 10) per run, BENCH_THREADS (wrk
+# Environment: BENCH_SECONDS (default 10) per run, BENCH_BATCHES (alerts per
+# request body, default "1 10": each size is run at c=1 and c=10 against both
+# servers), BENCH_THREADS (wrk
 # threads, default 1), NIGHTSHIFT (binary, default ./nightshift),
 # ALERTMANAGER (default prometheus-alertmanager), KEEP_TMP=1.
 [ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
@@ -17,6 +19,8 @@ export LC_ALL=C
 cd "$(dirname "$0")/.." || exit 0
 
 SECS=${BENCH_SECONDS:-10}
+BATCHES=${BENCH_BATCHES:-1 10}
+declare -A LINES
 WRK_THREADS=${BENCH_THREADS:-1}
 NS=${NIGHTSHIFT:-./nightshift}
 case $NS in /*) ;; *) NS=$PWD/${NS#./} ;; esac
@@ -87,14 +91,14 @@ run_wrk() {
 	fi
 }
 
-# rate LINE : 2xx responses per second
+# rate LINE [B] : alerts per second in 2xx-answered bodies of B alerts (default 1)
 rate() {
-	local r d e
+	local r d e b=${2:-1}
 	r=$(field "$1" requests)
 	d=$(field "$1" duration_us)
 	e=$(field "$1" non2xx)
 	[ -n "$r" ] && [ -n "$d" ] && [ "$d" -gt 0 ] || { echo ""; return; }
-	awk -v r="$r" -v e="$e" -v d="$d" 'BEGIN { printf "%.0f", (r - e) / (d / 1e6) }'
+	awk -v r="$r" -v e="$e" -v d="$d" -v b="$b" 'BEGIN { printf "%.0f", b * (r - e) / (d / 1e6) }'
 }
 num() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }
 ms() { [ -n "$1" ] && awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
@@ -113,6 +117,16 @@ if [ ! -x "$NS" ]; then
 	exit 0
 fi
 say "$("$NS" --version 2>&1 | head -n 1), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $(nproc) cores, $(uname -r)"
+
+# ------------------------------------------------------------------ memory floor
+# What loading nightshift's libraries costs before it does anything (shared
+# library pages, most of them libcurl's dependencies: GnuTLS, Kerberos, LDAP…).
+FLOOR_LINE=
+if cc -std=c11 -D_GNU_SOURCE -O2 -o "$T/floor" bench/floor.c \
+	$(pkg-config --cflags --libs libwebsockets libcurl libcjson sqlite3 libpcre2-8 yaml-0.1 libcrypto) \
+	-pthread >"$T/floor.log" 2>&1; then
+	FLOOR_LINE=$("$T/floor" 2>/dev/null | grep '^FLOOR ')
+fi
 
 # ------------------------------------------------------------------ nightshift
 NS_PORT=$(free_port)
@@ -137,18 +151,23 @@ channels:
 EOF
 "$NS" run -c "$T/ns.yml" >"$T/console.log" 2>"$T/bot.log" </dev/null &
 BOT_PID=$!
-NS_C1= NS_C10= IDLE_KB= PEAK_KB= STORED= ACKED=
+IDLE_KB= IDLE_ANON= IDLE_PSS= PEAK_KB= STORED= ACKED=
 if ! wait_http "http://127.0.0.1:$NS_PORT/healthz" 10 "$BOT_PID"; then
 	say "nightshift did not become healthy; bot.log:"
 	tail -n 20 "$T/bot.log" | sed 's/^/    /'
 else
 	sleep 2
 	IDLE_KB=$(kb_of "$BOT_PID" VmRSS)
-	say "idle RSS after 2 s: $(mb "$IDLE_KB")"
-	run_wrk ns-c1 1 bench/nightshift_ingest.lua "http://127.0.0.1:$NS_PORT/alerts/alertmanager" "$TOKEN"
-	NS_C1=$BENCH_LINE
-	run_wrk ns-c10 10 bench/nightshift_ingest.lua "http://127.0.0.1:$NS_PORT/alerts/alertmanager" "$TOKEN"
-	NS_C10=$BENCH_LINE
+	IDLE_ANON=$(kb_of "$BOT_PID" RssAnon)
+	IDLE_PSS=$(awk '$1 == "Pss:" { print $2 }' "/proc/$BOT_PID/smaps_rollup" 2>/dev/null)
+	say "idle RSS after 2 s: $(mb "$IDLE_KB") (anonymous $(mb "$IDLE_ANON"), PSS $(mb "$IDLE_PSS"))"
+	for b in $BATCHES; do
+		for c in 1 10; do
+			BENCH_BATCH=$b run_wrk "ns-b$b-c$c" "$c" bench/nightshift_ingest.lua \
+				"http://127.0.0.1:$NS_PORT/alerts/alertmanager" "$TOKEN"
+			LINES["ns-b$b-c$c"]=$BENCH_LINE
+		done
+	done
 	PEAK_KB=$(kb_of "$BOT_PID" VmHWM)
 	LOAD_KB=$(kb_of "$BOT_PID" VmRSS)
 	say "peak RSS (VmHWM): $(mb "$PEAK_KB"), RSS after load: $(mb "$LOAD_KB")"
@@ -162,8 +181,11 @@ else
 
 	# durability: stored alerts >= 2xx answers
 	ACKED=0
-	for l in "$NS_C1" "$NS_C10"; do
-		[ -n "$l" ] && ACKED=$((ACKED + $(field "$l" requests) - $(field "$l" non2xx)))
+	for b in $BATCHES; do
+		for c in 1 10; do
+			l=${LINES["ns-b$b-c$c"]:-}
+			[ -n "$l" ] && ACKED=$((ACKED + b * ($(field "$l" requests) - $(field "$l" non2xx))))
+		done
 	done
 	if [ "$(sqlite3 "file:$T/ns.db?mode=ro" "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='alerts'" 2>/dev/null)" = 1 ]; then
 		STORED=$(sqlite3 "file:$T/ns.db?mode=ro" "SELECT count(*) FROM alerts" 2>/dev/null)
@@ -177,7 +199,7 @@ else
 fi
 
 # ------------------------------------------------------------------ Alertmanager
-AM_C1= AM_C10=
+AM_KB=
 if [ -z "$AM_BIN" ] || [ ! -x "$AM_BIN" ]; then
 	say "prometheus-alertmanager is not installed (sh contrib/deps.sh); no comparison"
 else
@@ -202,10 +224,13 @@ EOF
 		tail -n 10 "$T/am.log" | sed 's/^/    /'
 	else
 		say "$("$AM_BIN" --version 2>&1 | head -n 1)"
-		run_wrk am-c1 1 bench/alertmanager_ingest.lua "http://127.0.0.1:$AM_PORT/api/v2/alerts"
-		AM_C1=$BENCH_LINE
-		run_wrk am-c10 10 bench/alertmanager_ingest.lua "http://127.0.0.1:$AM_PORT/api/v2/alerts"
-		AM_C10=$BENCH_LINE
+		for b in $BATCHES; do
+			for c in 1 10; do
+				BENCH_BATCH=$b run_wrk "am-b$b-c$c" "$c" bench/alertmanager_ingest.lua \
+					"http://127.0.0.1:$AM_PORT/api/v2/alerts"
+				LINES["am-b$b-c$c"]=$BENCH_LINE
+			done
+		done
 		AM_KB=$(kb_of "$AM_PID" VmHWM)
 	fi
 	kill -TERM "$AM_PID" 2>/dev/null
@@ -214,29 +239,39 @@ EOF
 fi
 
 # ------------------------------------------------------------------ summary
-R_NS1=$(rate "$NS_C1") R_NS10=$(rate "$NS_C10") R_AM1=$(rate "$AM_C1") R_AM10=$(rate "$AM_C10")
 ratio() { [ -n "$1" ] && [ -n "$2" ] && [ "$2" -gt 0 ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-RATIO1=$(ratio "$R_NS1" "$R_AM1")
-RATIO10=$(ratio "$R_NS10" "$R_AM10")
-P99_10=$(field "$NS_C10" p99_us)
-P99_1=$(field "$NS_C1" p99_us)
 
 echo
 echo "nightshift benchmark — ${SECS}s per run, wrk -t$WRK_THREADS, loopback, $(nproc) cores"
+echo "(alerts/s counts alerts in 2xx-answered bodies; a body holds B alerts, as Alertmanager groups them)"
 printf '%-50s %-22s %-12s %s\n' "measure" "value" "target" "result"
 printf '%-50s %-22s %-12s %s\n' "-------" "-----" "------" "------"
 row() { printf '%-50s %-22s %-12s %s\n' "$1" "${2:-n/a}" "${3:-}" "${4:-}"; }
-row "nightshift ingest c=1   alerts/s (2xx)" "$R_NS1"
-row "nightshift ingest c=1   p50 / p99" "$(ms "$(field "$NS_C1" p50_us)") / $(ms "$P99_1")" "p99 < 5 ms" "$(verdict 'v < 5000' "$P99_1")"
-row "nightshift ingest c=10  alerts/s (2xx)" "$R_NS10" ">= 20000" "$(verdict 'v >= 20000' "$R_NS10")"
-row "nightshift ingest c=10  p50 / p99" "$(ms "$(field "$NS_C10" p50_us)") / $(ms "$P99_10")" "p99 < 5 ms" "$(verdict 'v < 5000' "$P99_10")"
-row "nightshift non-2xx / socket errors (both runs)" "$(($(num "$NS_C1" non2xx) + $(num "$NS_C10" non2xx))) / $(($(num "$NS_C1" read_errors) + $(num "$NS_C10" read_errors) + $(num "$NS_C1" timeouts) + $(num "$NS_C10" timeouts)))" "0 / 0"
-row "alertmanager POST /api/v2/alerts c=1 /s" "$R_AM1"
-row "alertmanager POST /api/v2/alerts c=10 /s" "$R_AM10"
-row "alertmanager c=10 p50 / p99" "$(ms "$(field "$AM_C10" p50_us)") / $(ms "$(field "$AM_C10" p99_us)")"
-row "ratio nightshift/alertmanager c=1" "${RATIO1:+${RATIO1}x}"
-row "ratio nightshift/alertmanager c=10" "${RATIO10:+${RATIO10}x}" ">= 2x" "$(verdict 'v >= 2' "$RATIO10")"
+ERRS=0
+for b in $BATCHES; do
+	for c in 1 10; do
+		l=${LINES["ns-b$b-c$c"]:-}
+		a=${LINES["am-b$b-c$c"]:-}
+		r=$(rate "$l" "$b") ra=$(rate "$a" "$b") p99=$(field "$l" p99_us)
+		tgt_r= res_r= tgt_p= res_p= tgt_x= res_x=
+		if [ "$c" = 10 ]; then
+			tgt_r=">= 20000"; res_r=$(verdict 'v >= 20000' "$r")
+			tgt_x=">= 2x"; res_x=$(verdict 'v >= 2' "$(ratio "$r" "$ra")")
+		fi
+		tgt_p="p99 < 5 ms"; res_p=$(verdict 'v < 5000' "$p99")
+		row "nightshift B=$b c=$c  alerts/s" "$r" "$tgt_r" "$res_r"
+		row "nightshift B=$b c=$c  p50 / p99" "$(ms "$(field "$l" p50_us)") / $(ms "$p99")" "$tgt_p" "$res_p"
+		row "alertmanager B=$b c=$c  alerts/s, p50 / p99" "$ra, $(ms "$(field "$a" p50_us)") / $(ms "$(field "$a" p99_us)")"
+		x=$(ratio "$r" "$ra")
+		row "ratio nightshift/alertmanager B=$b c=$c" "${x:+${x}x}" "$tgt_x" "$res_x"
+		ERRS=$((ERRS + $(num "$l" non2xx) + $(num "$l" read_errors) + $(num "$l" timeouts)))
+	done
+done
+row "nightshift non-2xx / socket errors (all runs)" "$ERRS" "0"
 row "nightshift idle RSS (VmRSS after 2 s)" "$(mb "$IDLE_KB")" "<= 8 MB" "$(verdict 'v <= 8192' "$IDLE_KB")"
+row "floor: a no-op linking the same libraries" "$(mb "$(field "$FLOOR_LINE" started_kb)")"
+row "nightshift idle anonymous RSS (its own memory)" "$(mb "$IDLE_ANON")"
+row "nightshift idle PSS (shared libraries split)" "$(mb "$IDLE_PSS")"
 row "nightshift peak RSS under load (VmHWM)" "$(mb "$PEAK_KB")"
 row "alertmanager peak RSS (VmHWM)" "$(mb "${AM_KB:-}")"
 if [ -n "$STORED" ] && [ -n "$ACKED" ]; then

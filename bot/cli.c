@@ -176,27 +176,57 @@ static void replay_investigate(const struct config *cfg, struct store *s,
 	tool_calls_release(&calls);
 }
 
+/* "  steps    1 history  2 pod: k8s_pod namespace={{namespace}} name={{pod}} …", one per line. */
+static void print_steps(const struct playbook *p)
+{
+	for (size_t s = 0; s < p->n_steps; s++) {
+		const struct pb_step *st = &p->steps[s];
+		printf("  step %-2zu %-14s %s", s + 1, st->id, st->tool);
+		for (size_t a = 0; a < st->args.n; a++)
+			printf(" %s=%s", st->args.items[a].key, st->args.items[a].value);
+		printf("\n");
+	}
+}
+
+/* The distinct categories the findings conclude, in order, with their verdicts. */
+static void print_concludes(const struct playbook *p)
+{
+	printf("  concludes");
+	for (size_t f = 0; f < p->n_findings; f++) {
+		bool seen = false;
+		for (size_t g = 0; g < f && !seen; g++)
+			seen = strcmp(p->findings[g].category, p->findings[f].category) == 0 &&
+			       strcmp(p->findings[g].verdict, p->findings[f].verdict) == 0;
+		if (!seen)
+			printf("%s %s%s", f ? "," : "", p->findings[f].category,
+			       strcmp(p->findings[f].verdict, "noise") == 0 ? " (noise)" : "");
+	}
+	printf("%s\n", p->n_findings ? "" : " nothing (no findings)");
+}
+
 int cli_playbooks(const struct config *cfg)
 {
 	char err[8192];
 	struct playbook_set set;
 
 	if (playbook_set_load(cfg->playbooks_dir, &set, err, sizeof(err)) < 0) {
-		fputs(err, stderr);
+		fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
 		playbook_set_release(&set);
 		return 1;
 	}
-	printf("%zu playbooks in %s%s\n\n", set.n, cfg->playbooks_dir,
-	       set.runbook ? " (with RUNBOOK.md)" : "");
+	printf("%zu playbooks in %s%s\n", set.n, cfg->playbooks_dir,
+	       set.runbook ? " (and the core runbook, RUNBOOK.md)" : " (no RUNBOOK.md)");
 	for (size_t i = 0; i < set.n; i++) {
 		const struct playbook *p = &set.items[i];
-		printf("%-20s priority %-4d %zu steps, %zu findings%s\n  %s\n", p->name, p->priority,
+		printf("\n%-20s priority %-4d %zu steps, %zu findings%s\n  %s\n", p->name, p->priority,
 		       p->n_steps, p->n_findings, p->fallback ? ", fallback" : "", p->description);
 		for (size_t m = 0; m < p->match.n; m++)
 			printf("  match %s =~ %s\n", p->match.items[m].label,
 			       regex_pattern(p->match.items[m].re));
 		if (p->fallback)
 			printf("  match (any alert no other playbook matches)\n");
+		print_steps(p);
+		print_concludes(p);
 	}
 	playbook_set_release(&set);
 	return 0;

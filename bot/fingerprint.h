@@ -24,6 +24,8 @@ void fingerprinter_free(struct fingerprinter *fp);
 
 /* Returns the normalised form of value (owned, free()). */
 char *fingerprint_normalise(const struct fingerprinter *fp, const char *value);
+/* The same without the cheap pre-test that skips rules that cannot match (for tests). */
+char *fingerprint_normalise_every_rule(const struct fingerprinter *fp, const char *value);
 
 /*
  * Sets a->fingerprint (64 hex chars) from a->name and those of labels[0..n)

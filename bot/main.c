@@ -1,6 +1,6 @@
 /*
  * This file contains main(): the command line. Commands: run, check-config,
- * incidents, replay, demo; --version and --help everywhere. Exit codes: 0
+ * incidents, replay, playbooks, demo; --version and --help everywhere. Exit codes: 0
  * success, 1 failure (bad config, store error), 2 usage error.
  */
 #include "cli.h"
@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"                                 triage and investigate one webhook body; print the\n"
 	"                                 report as JSON; post nothing, store nothing\n"
 	"  playbooks -c FILE              list the playbooks and what they match\n"
-	"  demo [--keep]                  a self-contained demo on a temporary store\n"
+	"  demo [--keep]                  a self-contained demo: a simulated cluster, the bot,\n"
+	"                                 realistic alerts, each incident's thread\n"
 	"\n"
 	"  nightshift --version | --help | COMMAND --help\n";
 
@@ -57,9 +58,18 @@ static const struct command_help helps[] = {
 		   "as JSON. Posts nothing and changes nothing in the store.\n"
 		   "--format: alertmanager, signoz, grafana, uptime-kuma or generic (default: detect).\n"},
 	{"demo", "usage: nightshift demo [--keep]\n"
-		 "Starts the bot on a temporary store with the console channel, fires sample\n"
-		 "alerts through its own webhook and shows each incident's thread.\n"
-		 "--keep: keep running afterwards (for curl experiments) until Ctrl-C.\n"},
+		 "A self-contained demo; needs no accounts, no cluster and no network. It starts a\n"
+		 "simulated Kubernetes cluster (simcluster: next to this binary, in its build/\n"
+		 "folder or on PATH; `make build/simcluster` builds it) on a free loopback port,\n"
+		 "then the bot as `nightshift run` with the console channel, a temporary store and\n"
+		 "its kubernetes section pointing at the simulator. It fires realistic alerts\n"
+		 "through the bot's webhook (an OOM crash loop, a bad deploy, a pod that already\n"
+		 "recovered, a monitor that answers again, a test namespace) and prints each\n"
+		 "incident's thread: received, the investigation report (root cause, evidence,\n"
+		 "confidence, the command to run), the verdict (escalated or dismissed as noise).\n"
+		 "Then a summary, and both processes stop. Ctrl-C stops everything at any time.\n"
+		 "--keep: keep the bot and the simulated cluster running until Ctrl-C, and print\n"
+		 "how to curl them and how to point kubectl at the simulated cluster.\n"},
 };
 
 static int usage_error(const char *what, const char *arg)
@@ -157,7 +167,8 @@ int main(int argc, char **argv)
 		struct playbook_set set;
 		rc = playbook_set_load(cfg->playbooks_dir, &set, err, sizeof(err));
 		if (rc < 0) {
-			fputs(err, stderr);
+			fprintf(stderr, "%s%s", err,
+				err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
 			rc = 1;
 		} else {
 			printf("configuration OK (%zu playbooks)\n", set.n);

@@ -128,7 +128,7 @@ static size_t parse_patterns(struct loader *l, const char *path, yaml_node_t *n,
 		pattern = cfg_scalar(l, where, v, "a regular expression string");
 		if (pattern == NULL)
 			continue;
-		re = regex_new(pattern, msg, sizeof(msg));
+		re = regex_new_interpreted(pattern, msg, sizeof(msg));
 		if (re == NULL) {
 			cfg_errorf(l, cfg_line(v), "%s: bad regex \"%.100s\": %s", where, pattern,
 				   msg);
@@ -305,7 +305,7 @@ static void set_expect(struct loader *l, const struct key_spec *k, const char *p
 	(void)k;
 	if (s == NULL)
 		return;
-	step->expect_re = regex_new(s, msg, sizeof(msg));
+	step->expect_re = regex_new_interpreted(s, msg, sizeof(msg));
 	if (step->expect_re == NULL) {
 		cfg_errorf(l, cfg_line(n), "%s: bad regex \"%.100s\": %s", path, s, msg);
 		return;

@@ -18,6 +18,12 @@ struct regex;
  * regex_free) or NULL with a message in err ("missing ) at offset 4").
  */
 struct regex *regex_new(const char *pattern, char *err, size_t errlen);
+/*
+ * The same without JIT, for patterns matched rarely (playbook findings run
+ * once per investigation): JIT code takes executable memory for every
+ * pattern, about 1 MB for the shipped playbooks, and saves nothing there.
+ */
+struct regex *regex_new_interpreted(const char *pattern, char *err, size_t errlen);
 void regex_free(struct regex *re);
 const char *regex_pattern(const struct regex *re);
 
@@ -44,7 +50,8 @@ int regex_named_groups(const struct regex *re, const char *subject,
 
 /*
  * Replaces every match of re in subject with replacement ($1 style groups
- * allowed). Returns an owned string (free()) or NULL on error.
+ * allowed). Returns an owned string (free()), or NULL when nothing matched
+ * or on error (a limit hit): either way the subject stands as it is.
  */
 char *regex_replace_all(const struct regex *re, const char *subject, const char *replacement);
 

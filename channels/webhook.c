@@ -346,6 +346,7 @@ static void on_body_complete(struct session *s)
 {
 	struct daemon *d = daemon_of(s->wsi);
 	struct intake_job *job;
+	int rc;
 
 	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
 	s->awaiting_body = false;
@@ -355,13 +356,18 @@ static void on_body_complete(struct session *s)
 		return;
 	}
 	job = xcalloc(1, sizeof(*job));
-	if (intake_parse(s->body.data ? s->body.data : "", s->body.len, s->format, &job->parsed) <
-	    0) {
+	rc = intake_parse(s->body.data ? s->body.data : "", s->body.len, s->format, &job->parsed);
+	/*
+	 * The body is not needed past here, and must go now: lws zeroes the
+	 * session data when a keep-alive transaction completes, so anything
+	 * still held in it after the response is lost.
+	 */
+	buf_release(&s->body);
+	if (rc < 0) {
 		respond_error(s, job->parsed.http_status, job->parsed.error);
 		intake_job_free(job);
 		return;
 	}
-	buf_release(&s->body);
 	if (job->parsed.test_message) {
 		respond(s, 200, "application/json", xstrdup("{\"status\":\"test\"}"));
 		log_info("event=webhook_test_message");
@@ -391,15 +397,17 @@ static int write_response(struct session *s)
 	    (s->close_after &&
 	     lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION, (unsigned char *)"close",
 					  5, &p, end)) ||
-	    lws_finalize_write_http_header(s->wsi, start, &p, end)) {
+	    lws_finalize_http_header(s->wsi, &p, end)) {
 		free(buf);
 		return -1;
 	}
+	/* Headers and body in one write: one send() per response, not two. */
 	if (len) {
 		memcpy(p, s->resp, len);
-		if (lws_write(s->wsi, p, len, LWS_WRITE_HTTP_FINAL) != (int)len)
-			rc = -1;
+		p += len;
 	}
+	if (lws_write(s->wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+		rc = -1;
 	if (s->route == ROUTE_ALERTS || s->status >= 400)
 		metrics_response(&d->metrics, s->status, (double)(mono_ms() - s->started_ms) / 1000.0);
 	free(buf);

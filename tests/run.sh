@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the test suite and prints one closing line "N passed, N failed".
-#   tests/run.sh            unit + sanitizer build + integration + short fuzz run
+#   tests/run.sh            unit + integration, both also on the sanitizer build, + short fuzz run
 #   tests/run.sh unit|asan|integration|fuzz   one part only
 # Each test program prints its own "N passed, N failed" last; a program that
 # dies without that line counts as one failure. Run from the repository root.
@@ -58,22 +58,33 @@ fuzz() {
 		if [ $rc -eq 0 ]; then echo "1 passed, 0 failed"; else cat build/test-logs/fuzz.err | tail -n 60; echo "0 passed, 1 failed"; fi'
 }
 
+# integration [PREFIX]: every integration script, against PREFIX's binaries
+# (build: the normal ones; build/asan: the ASan/UBSan ones, whose reports
+# fail the script through lib.sh).
 integration() {
+	prefix=${1:-build}
+	label=integration
+	[ "$prefix" = build ] || label="${prefix#build/}/integration"
 	for t in tests/integration/*.sh; do
 		[ "$(basename "$t")" = lib.sh ] && continue
-		run_one "integration/$(basename "$t" .sh)" bash "$t"
+		NIGHTSHIFT="$prefix/nightshift" SIMCLUSTER="$prefix/simcluster" \
+			run_one "$label/$(basename "$t" .sh)" bash "$t"
 	done
 }
 
 case "$what" in
 unit) unit build ;;
-asan) ASAN_OPTIONS=detect_leaks=1 unit build/asan ;;
+asan)
+	ASAN_OPTIONS=detect_leaks=1 unit build/asan
+	ASAN_OPTIONS=detect_leaks=1 integration build/asan
+	;;
 integration) integration ;;
 fuzz) fuzz ;;
 all)
 	unit build
 	ASAN_OPTIONS=detect_leaks=1 unit build/asan
 	integration
+	ASAN_OPTIONS=detect_leaks=1 integration build/asan
 	fuzz
 	;;
 *) echo "usage: tests/run.sh [unit|asan|integration|fuzz|all]" >&2; exit 2 ;;

@@ -2,7 +2,7 @@
  * Unit tests of the rules-mode investigation and the worker's life of an
  * investigation row: history first, matching playbooks, on-demand loading,
  * skipped steps, cached identical calls, captures in findings, failed tools
- * lowering the confidence, the step budget, the fallback, and claim →
+ * lowering the confidence, the step budget, the deadline, the fallback, and claim →
  * report → decision in the store. Uses tests/fixtures/engine-playbooks.
  */
 #include "harness.h"
@@ -17,14 +17,17 @@
 #include "util.h"
 #include "workers.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/ns-investigate-XXXXXX";
-static struct config *cfg, *small_cfg;
+static struct config *cfg, *small_cfg, *deadline_cfg;
 static struct playbook_set pbs;
 static struct fingerprinter *fp;
 
@@ -224,6 +227,63 @@ static void test_step_budget(void)
 	store_close(s);
 }
 
+/* A loopback socket that accepts connections (backlog) and never answers; its port in *port. */
+static int silent_listener(int *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 8) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void test_deadline(void)
+{
+	struct store *s = fresh_store();
+	struct alert a;
+	struct report r;
+	struct tool_calls calls;
+	char url[64];
+	int port = 0, fd = silent_listener(&port);
+	int64_t t0;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	make_alert(&a, "TestDeadline", NULL);
+	kv_list_set(&a.labels, "url", url);
+	t0 = mono_ms();
+	run(deadline_cfg, s, &a, &r, &calls); /* deadline 1s, tool_timeout 10s */
+	/* The slow call was cut off at the deadline, not at its 10 s tool timeout… */
+	CHECK(mono_ms() - t0 < 5000);
+	CHECK(r.duration_ms < 5000);
+	CHECK_INT(calls.n, 2); /* history, the slow probe */
+	if (calls.n == 2) {
+		CHECK_STR(calls.items[1].tool, "http_probe");
+		CHECK_CONTAINS(calls.items[1].output, "timeout after");
+		CHECK(calls.items[1].duration_ms >= 500 && calls.items[1].duration_ms < 5000);
+	}
+	/* …no step started after it, and the report says why it stopped. */
+	CHECK_INT(count_tool(&calls, "k8s_pod"), 0);
+	CHECK_INT(r.steps, 2);
+	CHECK(has_evidence(&r, "stopped at the deadline (1s)"));
+	CHECK_STR(r.category, "unknown");
+	report_release(&r);
+	tool_calls_release(&calls);
+	alert_free(&a);
+	store_close(s);
+	close(fd);
+}
+
 static void test_fallback_playbook(void)
 {
 	struct store *s = fresh_store();
@@ -323,8 +383,12 @@ int main(void)
 		 "playbooks:\n  dir: tests/fixtures/engine-playbooks\n"
 		 "investigations:\n  step_budget: 3\n");
 	small_cfg = load_cfg("b.yaml", yaml);
+	snprintf(yaml, sizeof(yaml),
+		 "playbooks:\n  dir: tests/fixtures/engine-playbooks\n"
+		 "investigations:\n  deadline: 1s\n  tool_timeout: 10s\n");
+	deadline_cfg = load_cfg("c.yaml", yaml);
 	fp = fingerprinter_new();
-	if (cfg == NULL || small_cfg == NULL ||
+	if (cfg == NULL || small_cfg == NULL || deadline_cfg == NULL ||
 	    playbook_set_load(cfg->playbooks_dir, &pbs, err, sizeof(err)) < 0) {
 		fprintf(stderr, "setup failed: %s\n", err);
 		return 1;
@@ -334,11 +398,13 @@ int main(void)
 	RUN(test_on_demand_playbook_concludes);
 	RUN(test_history_counts_past_incidents);
 	RUN(test_step_budget);
+	RUN(test_deadline);
 	RUN(test_fallback_playbook);
 	RUN(test_worker_life_of_a_row);
 	playbook_set_release(&pbs);
 	config_unref(cfg);
 	config_unref(small_cfg);
+	config_unref(deadline_cfg);
 	fingerprinter_free(fp);
 	{
 		char cmd[300];
