@@ -236,6 +236,14 @@ check "no incident is named after kube-state-metrics' own pod" "" \
 	"$(inc_sql "SELECT group_concat(alertname, ' ') FROM inc, json_each(CAST(readfile('$T/inc.json') AS TEXT)) e
 		WHERE json_extract(e.value,'\$.id') = inc.id AND json_extract(e.value,'\$.workload') LIKE '%kube-state-metrics%'")"
 
+# Every real report says what to run and shows evidence; no bullet is empty.
+check "every real report has a recommended command and evidence" "" \
+	"$(dbq "SELECT group_concat(incident_id, ' ') FROM investigations WHERE verdict='real' AND
+		(json_extract(report,'\$.recommended_command') IS NULL OR json_array_length(report,'\$.evidence') = 0)")"
+check "no evidence line is empty (a source and nothing after it)" "" \
+	"$(dbq "SELECT group_concat(e.value, ' | ') FROM investigations, json_each(report,'\$.evidence') e
+		WHERE trim(substr(e.value, instr(e.value, ': ') + 2)) = ''")"
+
 # Noise must never come with a fix, whichever way it was reached.
 check "no noise verdict in the store carries a proposed action" 0 \
 	"$(dbq "SELECT count(*) FROM investigations WHERE verdict='noise' AND json_extract(report,'\$.proposed_action') IS NOT NULL")"
