@@ -22,10 +22,13 @@ SCEN_DIR=${SCENARIOS:-tests/scenarios}
 export NS_TOKEN=diag-$RANDOM
 T=$(mktemp -d "${TMPDIR:-/tmp}/ns-diag.XXXXXX") || exit 0
 SIM_PID=
+TLS_PID=
+TLS_PORT=
 
 say() { printf 'diagnosis: %s\n' "$*"; }
 
 cleanup() {
+	[ -n "$TLS_PID" ] && kill "$TLS_PID" 2>/dev/null && wait "$TLS_PID" 2>/dev/null
 	if [ -n "$SIM_PID" ]; then
 		kill -TERM "$SIM_PID" 2>/dev/null
 		for _ in $(seq 1 30); do [ -d "/proc/$SIM_PID" ] || break; sleep 0.1; done
@@ -58,6 +61,23 @@ for d in "$SCEN_DIR"/*/; do
 done
 [ -n "$NAMES" ] || { say "skipped: no scenarios in $SCEN_DIR"; exit 0; }
 
+# An HTTPS server whose self-signed certificate expires in 12 days, for the
+# scenarios that probe one (@TLS_PORT@); without openssl they are left out.
+if command -v openssl >/dev/null 2>&1 &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 12 \
+		-subj /CN=partner-api.test -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$T/tls.key" -out "$T/tls.crt" >/dev/null 2>&1 && TLS_PORT=$(free_port); then
+	openssl s_server -accept "127.0.0.1:$TLS_PORT" -cert "$T/tls.crt" -key "$T/tls.key" \
+		-www -quiet </dev/null >/dev/null 2>&1 &
+	TLS_PID=$!
+	for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$TLS_PORT") 2>/dev/null && break; sleep 0.1; done
+else
+	for n in $NAMES; do
+		grep -q '@TLS_PORT@' "$SCEN_DIR/$n/alert.json" && say "left out $n (no openssl for its TLS server)" &&
+			NAMES=$(printf '%s\n' $NAMES | grep -vx "$n" | tr '\n' ' ')
+	done
+fi
+
 set --
 for n in $NAMES; do set -- "$@" --scenario "$SCEN_DIR/$n/cluster.json"; done
 "$SIM" --listen 127.0.0.1:0 --ready-file "$T/sim.port" --mutations "$T/mutations.jsonl" \
@@ -75,7 +95,8 @@ mkdir -p "$T/out"
 : >"$T/runs.sql"
 start=$(date +%s%N)
 for n in $NAMES; do
-	sed -e "s/@UP_PORT@/$SIM_PORT/g" -e "s/@DOWN_PORT@/$DOWN_PORT/g" "$SCEN_DIR/$n/alert.json" >"$T/$n.json"
+	sed -e "s/@UP_PORT@/$SIM_PORT/g" -e "s/@DOWN_PORT@/$DOWN_PORT/g" -e "s/@TLS_PORT@/$TLS_PORT/g" \
+		"$SCEN_DIR/$n/alert.json" >"$T/$n.json"
 	for r in $(seq 1 "$REPS"); do
 		"$NS" replay -c "$T/ns.yml" "$T/$n.json" >"$T/out/$n.$r.json" 2>/dev/null
 		printf "INSERT INTO runs VALUES('%s',%d,CAST(readfile('%s') AS TEXT));\n" "$n" "$r" "$T/out/$n.$r.json" >>"$T/runs.sql"

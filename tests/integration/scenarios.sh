@@ -54,7 +54,31 @@ missing_tools() {
 
 # payload DIR NAME : the alert body with the test's ports filled in
 payload() {
-	sed -e "s/@UP_PORT@/$SIM_PORT/g" -e "s/@DOWN_PORT@/$DOWN_PORT/g" "$1/alert.json" >"$T/payload-$2.json"
+	sed -e "s/@UP_PORT@/$SIM_PORT/g" -e "s/@DOWN_PORT@/$DOWN_PORT/g" -e "s/@TLS_PORT@/$TLS_PORT/g" \
+		"$1/alert.json" >"$T/payload-$2.json"
+}
+
+# start_tls_server : an HTTPS server on loopback whose self-signed certificate
+# expires in 12 days (openssl s_server -www); sets TLS_PORT, '' when it cannot
+start_tls_server() {
+	local pid
+	TLS_PORT=
+	command -v openssl >/dev/null 2>&1 || return 1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 12 \
+		-subj /CN=partner-api.test -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$T/tls.key" -out "$T/tls.crt" >"$T/tls.log" 2>&1 || return 1
+	TLS_PORT=$(free_port) || return 1
+	openssl s_server -accept "127.0.0.1:$TLS_PORT" -cert "$T/tls.crt" -key "$T/tls.key" \
+		-www -quiet </dev/null >>"$T/tls.log" 2>&1 &
+	pid=$!
+	EXTRA_PIDS="$EXTRA_PIDS $pid"
+	for _ in $(seq 1 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$TLS_PORT") 2>/dev/null && return 0
+		alive "$pid" || break
+		sleep 0.1
+	done
+	TLS_PORT=
+	return 1
 }
 
 # ------------------------------------------------------------------ scenarios
@@ -65,6 +89,15 @@ for d in "$SCEN_DIR"/*/; do
 	NAMES="$NAMES ${d##*/}"
 done
 NAMES=${NAMES# }
+# Scenarios probing a TLS server need openssl to run one.
+if ! start_tls_server; then
+	for n in $NAMES; do
+		if grep -q '@TLS_PORT@' "$SCEN_DIR/$n/alert.json"; then
+			ok "# SKIP $n: no openssl to run its TLS server ($(tail -n 1 "$T/tls.log" 2>/dev/null))"
+			NAMES=$(printf '%s\n' $NAMES | grep -vx "$n" | tr '\n' ' ')
+		fi
+	done
+fi
 N_SCEN=$(printf '%s\n' $NAMES | grep -c .)
 check_ge "found scenarios in $SCEN_DIR ($N_SCEN)" "$N_SCEN" 15
 for n in $NAMES; do
