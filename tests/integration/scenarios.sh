@@ -155,10 +155,16 @@ check "the probe target that is up answers 200" 200 "$(http_status "http://127.0
 DOWN_PORT=$(free_port) || bail "found a closed loopback port"
 
 # ------------------------------------------------------------------ config
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-sed -e "s#@PORT@#$PORT#" -e "s#@DB@#$DB#" -e "s#@PLAYBOOKS@#$PWD/playbooks#" \
-	-e "s#@SIM_PORT@#$SIM_PORT#g" -e "s#@PROD_PORT@#$PROD_PORT#g" "$SCEN_DIR/nightshift.yaml.in" >"$CONF"
+# write_conf : the scenario config on a freshly picked listen PORT. Picked
+# again right before the bot starts: the replays' own outgoing connections
+# use ephemeral ports and may take one picked earlier.
+write_conf() {
+	PORT=$(free_port) || bail "found a free loopback port"
+	BASE=http://127.0.0.1:$PORT
+	sed -e "s#@PORT@#$PORT#" -e "s#@DB@#$DB#" -e "s#@PLAYBOOKS@#$PWD/playbooks#" \
+		-e "s#@SIM_PORT@#$SIM_PORT#g" -e "s#@PROD_PORT@#$PROD_PORT#g" "$SCEN_DIR/nightshift.yaml.in" >"$CONF"
+}
+write_conf
 out=$("$NS" check-config -c "$CONF" 2>&1)
 check "the scenario config passes check-config" 0 "$?" "$out"
 for n in $NAMES; do payload "$SCEN_DIR/$n" "$n"; done
@@ -196,7 +202,8 @@ for n in $NAMES; do
 done
 
 # ------------------------------------------------------------------ the running bot
-start_bot || bail "nightshift run starts with the scenario config"
+write_conf
+start_bot || { write_conf && start_bot; } || bail "nightshift run starts with the scenario config"
 ok "nightshift run starts with the scenario config (console channel)"
 declare -A IID
 for n in $NAMES; do
