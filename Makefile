@@ -98,7 +98,7 @@ demo:
 
 bench: deps
 	@sh contrib/deps.sh --bench
-	@$(MAKE) --no-print-directory nightshift
+	@$(MAKE) --no-print-directory nightshift $(BUILD)/simcluster
 	@sh bench/run.sh
 
 format:

@@ -3,8 +3,10 @@
 # nightshift vs Prometheus Alertmanager's own POST /api/v2/alerts, both with
 # wrk at 1 and 10 connections and a label set never seen before on every
 # request; latency percentiles, idle and peak RSS of the bot, and a check
-# that every request answered 2xx was durably stored. It reports; it never
-# fails the build (exit 0 unless the script itself is broken).
+# that every request answered 2xx was durably stored; then bench/diagnosis.sh
+# (diagnosis accuracy and investigation time over tests/scenarios). It
+# reports; it never fails the build (exit 0 unless the script itself is
+# broken).
 #
 # Environment: BENCH_SECONDS (default 10) per run, BENCH_BATCHES (alerts per
 # request body, default "1 10": each size is run at c=1 and c=10 against both
@@ -108,7 +110,7 @@ verdict() { # CONDITION_AWK VALUE
 
 # ------------------------------------------------------------------ preflight
 for tool in wrk curl sqlite3; do
-	command -v "$tool" >/dev/null 2>&1 || { say "$tool is not installed (sh contrib/deps.sh --bench); no benchmark"; exit 0; }
+	command -v "$tool" >/dev/null 2>&1 || { say "$tool is not installed (sh contrib/deps.sh --bench); no ingest benchmark"; bash bench/diagnosis.sh; exit 0; }
 done
 if [ ! -x "$NS" ]; then
 	say "no binary at $NS (make nightshift); no benchmark"
@@ -277,4 +279,8 @@ if [ -n "$STORED" ] && [ -n "$ACKED" ]; then
 else
 	row "stored alerts >= 2xx answers" "" "durable" "n/a"
 fi
+
+# ------------------------------------------------------------------ diagnosis
+# Diagnosis accuracy and investigation time over tests/scenarios (its own report).
+bash bench/diagnosis.sh || true
 exit 0

@@ -270,10 +270,12 @@ void intake_finish(struct alert *a, const cJSON *item, const char *fallback_summ
 	/* The workload itself first; "service" late, because exporter alerts
 	 * (kube-state-metrics) carry the exporter's own service label. */
 	static const char *const workload_keys[] = {
-		"deployment", "statefulset", "daemonset", "job_name", "cronjob", "pod",
-		"persistentvolumeclaim", "container", "service", "instance", "monitor"};
+		"deployment", "statefulset", "daemonset", "job_name", "cronjob",
+		"horizontalpodautoscaler", "pod", "persistentvolumeclaim", "node", "container",
+		"service", "instance", "monitor"};
 	const char *name = kv_list_get(&a->labels, "alertname");
 	const char *v;
+	bool exporter;
 
 	a->name = xstrdup(name ? name : "");
 	a->severity = pick_severity(a, def);
@@ -296,7 +298,18 @@ void intake_finish(struct alert *a, const cJSON *item, const char *fallback_summ
 	a->cluster = xstrdup(v ? v : "");
 	v = first_of(&a->labels, namespace_keys, ARRAY_LEN(namespace_keys));
 	a->namespace = xstrdup(v ? v : "");
-	v = first_of(&a->labels, workload_keys, ARRAY_LEN(workload_keys));
+	/* A kube-state-metrics series with no pod of its own (node, HPA…)
+	 * carries the exporter's target labels, container="kube-state-metrics"
+	 * and the exporter's pod: they name no workload of the alert. */
+	v = kv_list_get(&a->labels, "container");
+	exporter = v != NULL && strcmp(v, "kube-state-metrics") == 0;
+	v = NULL;
+	for (size_t i = 0; i < ARRAY_LEN(workload_keys) && v == NULL; i++) {
+		if (exporter && (strcmp(workload_keys[i], "pod") == 0 ||
+				 strcmp(workload_keys[i], "container") == 0))
+			continue;
+		v = first_of(&a->labels, &workload_keys[i], 1);
+	}
 	a->workload = xstrdup(v ? v : "");
 	if (a->source_fingerprint == NULL)
 		intake_hash_labels(a);

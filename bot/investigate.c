@@ -318,6 +318,18 @@ static void add_evidence(struct report *r, char *line)
 		free(line);
 }
 
+/* True when an evidence line is empty after its "source: " prefix (only
+ * spaces and punctuation left once missing variables were dropped). */
+static bool evidence_blank(const char *line)
+{
+	const char *p = strstr(line, ": ");
+
+	for (p = p ? p + 2 : line; *p; p++)
+		if (!strchr(" \t.,;:()[]{}'\"-/", *p))
+			return false;
+	return true;
+}
+
 static void conclude(struct ctx *c, const struct playbook *pb, const struct pb_finding *f,
 		     struct kv_list *caps, struct report *r)
 {
@@ -329,8 +341,14 @@ static void conclude(struct ctx *c, const struct playbook *pb, const struct pb_f
 	strlcpy0(r->category, f->category, sizeof(r->category));
 	strlcpy0(r->confidence, f->confidence, sizeof(r->confidence));
 	r->root_cause = template_expand(f->root_cause, lookup_var, c, &missing);
-	for (size_t i = 0; i < f->n_evidence; i++)
-		add_evidence(r, template_expand(f->evidence[i], lookup_var, c, &missing));
+	for (size_t i = 0; i < f->n_evidence; i++) {
+		bool gap = false;
+		char *line = template_expand(f->evidence[i], lookup_var, c, &gap);
+		if (gap && evidence_blank(line)) /* "k8s_events: " says nothing */
+			free(line);
+		else
+			add_evidence(r, line);
+	}
 	if (f->n_evidence == 0)
 		for (size_t i = 0; i < f->n_when; i++)
 			add_evidence(r, evidence_line(c, &f->when[i]));

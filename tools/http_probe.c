@@ -4,7 +4,9 @@
  * status, the latency and, for https, the days until the server
  * certificate's expiry (CURLOPT_CERTINFO's "Expire date"). A target that
  * fails (refused, TLS error, timeout) is a finding, written as error="…",
- * not a failed tool; a bad url argument is.
+ * not a failed tool; a bad url argument is. A certificate that fails
+ * verification (expired, self-signed, private CA) is still read, by a second
+ * handshake-only connection, so its tls_days_left is reported next to the error.
  */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -55,6 +57,34 @@ static int64_t tls_days_left(CURL *h, int64_t now)
 		return diff >= 0 ? diff / DAY_MS : -((-diff + DAY_MS - 1) / DAY_MS);
 	}
 	return INT64_MIN;
+}
+
+/*
+ * Days left on a certificate the probe refused (expired, self-signed, private
+ * CA): a second connection that only does the TLS handshake, without
+ * verification, to read the leaf's expiry date. Nothing is sent over it and
+ * the probe still reports the verification error. INT64_MIN when unknown.
+ */
+static int64_t unverified_days_left(const char *url, long timeout, int64_t now)
+{
+	CURL *h = curl_easy_init();
+	int64_t days = INT64_MIN;
+
+	if (h == NULL)
+		return days;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < CONNECT_MAX ? timeout : CONNECT_MAX);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+	if (curl_easy_perform(h) == CURLE_OK)
+		days = tls_days_left(h, now);
+	curl_easy_cleanup(h);
+	return days;
 }
 
 /* True when url is http:// or https:// with no spaces or control characters. */
@@ -154,6 +184,11 @@ static int run_probe(struct tool_ctx *ctx, const cJSON *args, struct buf *out, c
 		buf_puts(out, " error=\"");
 		put_clean(out, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		buf_puts(out, "\"");
+		if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+			days = unverified_days_left(url, timeout, ctx->now_ms > 0 ? ctx->now_ms : now_ms());
+			if (days != INT64_MIN)
+				buf_printf(out, " tls_days_left=%lld", (long long)days);
+		}
 	}
 	buf_puts(out, "\n");
 	curl_easy_cleanup(h);

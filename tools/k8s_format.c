@@ -341,6 +341,30 @@ int64_t k8s_event_time_ms(const cJSON *ev)
 	return 0;
 }
 
+/*
+ * An event's message. A long one keeps its head and its tail around "…":
+ * the kubelet's and the registry's reasons come last ("Failed to pull image
+ * \"<name>\": … no basic auth credentials"), after names that fill the cap.
+ */
+static void put_event_message(struct buf *out, const char *msg)
+{
+	const size_t head = VALUE_MAX / 2, tail = VALUE_MAX - head - strlen(" … ");
+	size_t n = strlen(msg), h = head, t = n - tail;
+	char *cut;
+
+	if (n <= VALUE_MAX) {
+		put_quoted(out, "message", msg);
+		return;
+	}
+	while (h > 0 && ((unsigned char)msg[h] & 0xC0) == 0x80) /* whole characters only */
+		h--;
+	while (t < n && ((unsigned char)msg[t] & 0xC0) == 0x80)
+		t++;
+	cut = xasprintf("%.*s … %s", (int)h, msg, msg + t);
+	put_quoted(out, "message", cut);
+	free(cut);
+}
+
 void k8s_format_event(const cJSON *ev, int64_t now_ms, struct buf *out)
 {
 	const cJSON *obj = k8s_get(ev, "involvedObject");
@@ -368,7 +392,7 @@ void k8s_format_event(const cJSON *ev, int64_t now_ms, struct buf *out)
 		buf_printf(out, " age=%s", age);
 	}
 	if (!str_empty(msg))
-		put_quoted(out, "message", msg);
+		put_event_message(out, msg);
 	buf_puts(out, "\n");
 }
 

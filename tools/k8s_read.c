@@ -280,6 +280,15 @@ static int tail_arg(const cJSON *args, long *tail, char *err, size_t errlen)
 	return 0;
 }
 
+/* True when a log request failed only because there is no such log yet: the
+ * API's 400 for a container with no previous instance or one still waiting. */
+static bool log_absent(const char *err)
+{
+	return strncmp(err, "400 ", 4) == 0 &&
+	       ((strstr(err, "previous terminated container") && strstr(err, "not found")) ||
+		strstr(err, "is waiting to start") != NULL);
+}
+
 static int run_logs(struct tool_ctx *ctx, const cJSON *args, struct buf *out, char *err,
 		    size_t errlen)
 {
@@ -319,6 +328,14 @@ static int run_logs(struct tool_ctx *ctx, const cJSON *args, struct buf *out, ch
 		buf_printf(out, "logs pod=%s container=%s previous=%s lines=%zu kept=%zu\n", pod,
 			   container, previous ? "true" : "false", lines, kept);
 		k8s_tool_append(out, &filtered, 0);
+		rc = 0;
+	} else if (log_absent(err)) {
+		/* No previous instance, or not started yet: a fact about the pod, not a failure. */
+		buf_printf(out, "logs pod=%s container=%s previous=%s lines=0 kept=0 absent=\"", pod,
+			   container, previous ? "true" : "false");
+		for (const char *p = strchr(err, ':') ? strchr(err, ':') + 2 : err; *p; p++)
+			buf_append(out, *p == '"' ? "'" : p, 1);
+		buf_puts(out, "\"\n");
 		rc = 0;
 	}
 	free(picked);

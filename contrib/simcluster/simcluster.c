@@ -453,7 +453,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *listen_s = NULL, *mutations = NULL, *ready_file = NULL;
-	const char *scenarios[32];
+	const char *scenarios[128]; /* tests/scenarios alone holds over 20 */
 	size_t n_scen = 0;
 	struct lws_context_creation_info info;
 	struct sim sim;

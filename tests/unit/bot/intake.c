@@ -522,6 +522,33 @@ static void test_common_alertname_fallback(void)
 	intake_result_release(&r);
 }
 
+/* kube-state-metrics alerts on objects without pods carry the exporter's own
+ * pod and container labels; the workload is the node (or HPA), not that pod. */
+static void test_exporter_target_labels(void)
+{
+	const char *body =
+		"{\"status\":\"firing\",\"alerts\":["
+		"{\"labels\":{\"alertname\":\"KubeNodeNotReady\",\"condition\":\"Ready\","
+		"\"container\":\"kube-state-metrics\",\"job\":\"kube-state-metrics\","
+		"\"namespace\":\"monitoring\",\"node\":\"k8s-worker-4\","
+		"\"pod\":\"kps-kube-state-metrics-6d8f8b7c5-q2w9x\"}},"
+		"{\"labels\":{\"alertname\":\"KubeHpaMaxedOut\",\"container\":\"kube-state-metrics\","
+		"\"horizontalpodautoscaler\":\"recommender\",\"namespace\":\"recsys\","
+		"\"pod\":\"kps-kube-state-metrics-6d8f8b7c5-q2w9x\"}},"
+		"{\"labels\":{\"alertname\":\"KubePodCrashLooping\",\"container\":\"api\","
+		"\"job\":\"kube-state-metrics\",\"namespace\":\"prod\",\"pod\":\"api-7f9c8d-x2k4q\"}}]}";
+	struct intake_result r;
+
+	CHECK_INT(parse_str(body, INTAKE_ALERTMANAGER, &r), 0);
+	CHECK_INT(r.n, 3);
+	if (r.n == 3) {
+		CHECK_STR(r.alerts[0].workload, "k8s-worker-4");
+		CHECK_STR(r.alerts[1].workload, "recommender");
+		CHECK_STR(r.alerts[2].workload, "api-7f9c8d-x2k4q");
+	}
+	intake_result_release(&r);
+}
+
 static void test_all_rejected_is_422(void)
 {
 	struct intake_result r;
@@ -818,6 +845,7 @@ int main(void)
 	RUN(test_generic_array);
 	RUN(test_mixed_batch_rejects);
 	RUN(test_common_alertname_fallback);
+	RUN(test_exporter_target_labels);
 	RUN(test_all_rejected_is_422);
 	RUN(test_body_errors);
 	RUN(test_depth);

@@ -158,6 +158,11 @@ static void test_noise_finding(void)
 	CHECK_STR(r.category, "transient");
 	CHECK_STR(r.confidence, "low"); /* medium, lowered by the failed tool */
 	CHECK_STR(r.action_type, "");
+	/* evidence lines left empty by missing variables are dropped, others kept */
+	CHECK(has_evidence(&r, "alert: reason recovered"));
+	CHECK(!has_evidence(&r, "k8s_events"));
+	CHECK(!has_evidence(&r, "k8s_pod: ("));
+	CHECK(has_evidence(&r, "k8s_logs:  kept"));
 	report_release(&r);
 	tool_calls_release(&calls);
 	alert_free(&a);

@@ -185,6 +185,38 @@ static void test_value_cap_and_odd_values(void)
 	cJSON_Delete(pod);
 }
 
+/* A long event message keeps its head and its tail (where the reason is). */
+static void test_event_long_message(void)
+{
+	char msg[1024];
+	cJSON *ev = cJSON_CreateObject();
+	cJSON *obj = cJSON_AddObjectToObject(ev, "involvedObject");
+	struct buf out;
+	const char *m, *end;
+
+	snprintf(msg, sizeof(msg), "Failed to pull image \"%s\": failed to resolve reference \"%s\": "
+		 "pull access denied: authorization failed: no basic auth credentials",
+		 "123456789012.dkr.ecr.eu-west-1.amazonaws.com/partner/edi-gateway:3.2.1-with-a-long-tag-"
+		 "that-goes-on-and-on-and-on",
+		 "123456789012.dkr.ecr.eu-west-1.amazonaws.com/partner/edi-gateway:3.2.1-with-a-long-tag-"
+		 "that-goes-on-and-on-and-on");
+	cJSON_AddStringToObject(obj, "kind", "Pod");
+	cJSON_AddStringToObject(obj, "name", "edi-gateway-b7d5c9f86b-fz6rq");
+	cJSON_AddStringToObject(ev, "type", "Warning");
+	cJSON_AddStringToObject(ev, "reason", "Failed");
+	cJSON_AddStringToObject(ev, "message", msg);
+	buf_init(&out, 0);
+	k8s_format_event(ev, now, &out);
+	CHECK_CONTAINS(out.data, "message=\"Failed to pull image '123456789012.dkr.ecr");
+	CHECK_CONTAINS(out.data, " … ");
+	CHECK_CONTAINS(out.data, "no basic auth credentials\"\n");
+	m = strstr(out.data, "message=\"");
+	end = m ? strrchr(m, '"') : NULL;
+	CHECK(m != NULL && end != NULL && end - (m + 9) <= 300);
+	buf_release(&out);
+	cJSON_Delete(ev);
+}
+
 static void test_events(void)
 {
 	cJSON *list = fixture("events-crashloop.json");
@@ -337,6 +369,7 @@ int main(void)
 	RUN(test_evicted_quoting);
 	RUN(test_value_cap_and_odd_values);
 	RUN(test_events);
+	RUN(test_event_long_message);
 	RUN(test_event_v1_shape);
 	RUN(test_deployment);
 	RUN(test_replicaset_line);
