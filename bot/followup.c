@@ -988,38 +988,6 @@ struct ctx {
 	int steps, failed;
 };
 
-static struct k8s_client *client_for(struct ctx *c, const char **why)
-{
-	const struct config *cfg = c->env->cfg;
-	const struct k8s_cluster *k = config_cluster_for(cfg, c->alert.cluster);
-	static _Thread_local char reason[512];
-	size_t idx;
-
-	if (k == NULL) {
-		snprintf(reason, sizeof(reason),
-			 cfg->n_clusters ? "no cluster named \"%s\" is configured"
-					 : "no Kubernetes cluster is configured%s",
-			 cfg->n_clusters ? c->alert.cluster : "");
-		*why = reason;
-		return NULL;
-	}
-	idx = (size_t)(k - cfg->clusters);
-	if (c->env->clients == NULL) {
-		*why = "no Kubernetes client on this thread";
-		return NULL;
-	}
-	if (c->env->clients[idx] == NULL) {
-		char err[256];
-		c->env->clients[idx] = k8s_client_new(k, err, sizeof(err));
-		if (c->env->clients[idx] == NULL) {
-			snprintf(reason, sizeof(reason), "cluster %s: %s", k->name, err);
-			*why = reason;
-			return NULL;
-		}
-	}
-	return c->env->clients[idx];
-}
-
 static void record_call(struct ctx *c, const char *tool, const char *args, bool ok,
 			int64_t duration, const char *output)
 {
@@ -1075,7 +1043,8 @@ static char *call_tool(struct ctx *c, const char *name, cJSON *args)
 					   ? left
 					   : c->env->cfg->tool_timeout_s * 1000);
 	if (strcmp(name, "history") != 0)
-		c->tctx.k8s = client_for(c, &c->tctx.k8s_error);
+		c->tctx.k8s = k8s_client_for(c->env->cfg, c->env->clients, c->alert.cluster,
+					     &c->tctx.k8s_error);
 	t0 = mono_ms();
 	rc = tool->run(&c->tctx, args, &out, err, sizeof(err));
 	if (rc < 0) {

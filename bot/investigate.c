@@ -115,38 +115,6 @@ static const struct tool_call *cached(struct ctx *c, const char *tool, const cha
 	return NULL;
 }
 
-static struct k8s_client *client_for(struct ctx *c, const char **why)
-{
-	const struct config *cfg = c->env->cfg;
-	const struct k8s_cluster *k = config_cluster_for(cfg, c->a->cluster);
-	static _Thread_local char reason[512];
-	size_t idx;
-
-	if (k == NULL) {
-		snprintf(reason, sizeof(reason),
-			 cfg->n_clusters ? "no cluster named \"%s\" is configured"
-					 : "no Kubernetes cluster is configured%s",
-			 cfg->n_clusters ? c->a->cluster : "");
-		*why = reason;
-		return NULL;
-	}
-	idx = (size_t)(k - cfg->clusters);
-	if (c->env->clients == NULL) {
-		*why = "no Kubernetes client on this thread";
-		return NULL;
-	}
-	if (c->env->clients[idx] == NULL) {
-		char err[256];
-		c->env->clients[idx] = k8s_client_new(k, err, sizeof(err));
-		if (c->env->clients[idx] == NULL) {
-			snprintf(reason, sizeof(reason), "cluster %s: %s", k->name, err);
-			*why = reason;
-			return NULL;
-		}
-	}
-	return c->env->clients[idx];
-}
-
 /* Calls tool with args (JSON text) under the budget; returns the owned output. */
 static char *call_tool(struct ctx *c, const char *name, const char *args_json, bool *ok)
 {
@@ -183,7 +151,8 @@ static char *call_tool(struct ctx *c, const char *name, const char *args_json, b
 		c->tctx.timeout_ms = (int)(left < c->env->cfg->tool_timeout_s * 1000
 						   ? left
 						   : c->env->cfg->tool_timeout_s * 1000);
-		c->tctx.k8s = client_for(c, &c->tctx.k8s_error);
+		c->tctx.k8s = k8s_client_for(c->env->cfg, c->env->clients, c->a->cluster,
+					     &c->tctx.k8s_error);
 		t0 = mono_ms();
 		rc = tool->run(&c->tctx, args, &out, err, sizeof(err));
 		cJSON_Delete(args);

@@ -20,10 +20,19 @@ struct cJSON;
 struct k8s_cluster;
 struct tool_ctx;
 
+struct config;
 struct k8s_client;
 
 /* Returns an owned client (k8s_client_free) or NULL with a reason in err. */
 struct k8s_client *k8s_client_new(const struct k8s_cluster *cluster, char *err, size_t errlen);
+/*
+ * The client for the cluster an alert names (its `cluster` label; "" for the
+ * default), created on first use in clients[] (one slot per configured
+ * cluster, owned by the calling thread). NULL with the reason in *why (a
+ * thread-local string) when no cluster fits or the client cannot be made.
+ */
+struct k8s_client *k8s_client_for(const struct config *cfg, struct k8s_client **clients,
+				   const char *cluster, const char **why);
 void k8s_client_free(struct k8s_client *c);
 
 /*

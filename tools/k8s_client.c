@@ -533,3 +533,35 @@ void k8s_query_escape(struct buf *out, const char *s)
 	buf_puts(out, e);
 	curl_free(e);
 }
+
+struct k8s_client *k8s_client_for(const struct config *cfg, struct k8s_client **clients,
+				   const char *cluster, const char **why)
+{
+	const struct k8s_cluster *k = config_cluster_for(cfg, cluster);
+	static _Thread_local char reason[512];
+	size_t idx;
+
+	if (k == NULL) {
+		snprintf(reason, sizeof(reason),
+			 cfg->n_clusters ? "no cluster named \"%s\" is configured"
+					 : "no Kubernetes cluster is configured%s",
+			 cfg->n_clusters ? cluster : "");
+		*why = reason;
+		return NULL;
+	}
+	idx = (size_t)(k - cfg->clusters);
+	if (clients == NULL) {
+		*why = "no Kubernetes client on this thread";
+		return NULL;
+	}
+	if (clients[idx] == NULL) {
+		char err[256];
+		clients[idx] = k8s_client_new(k, err, sizeof(err));
+		if (clients[idx] == NULL) {
+			snprintf(reason, sizeof(reason), "cluster %s: %s", k->name, err);
+			*why = reason;
+			return NULL;
+		}
+	}
+	return clients[idx];
+}
