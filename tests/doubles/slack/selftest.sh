@@ -168,8 +168,10 @@ jget() {
 		"SELECT json_extract(CAST(readfile('$T/j.json') AS TEXT), '$2');" 2>/dev/null
 }
 jsql() {
+	# the replacement goes through a variable: bash 5.2 removes quotes in a literal one
+	local doc="CAST(readfile('$T/j.json') AS TEXT)"
 	printf '%s' "$1" >"$T/j.json"
-	sqlite3 -batch -noheader :memory: "${2//@DOC/CAST(readfile('$T/j.json') AS TEXT)}" 2>/dev/null
+	sqlite3 -batch -noheader :memory: "${2//@DOC/$doc}" 2>/dev/null
 }
 
 # wait_until SECONDS CMD...: polls CMD every 50 ms (bounded); 0 when it succeeded
