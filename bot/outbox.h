@@ -44,6 +44,13 @@ int outbox_mark_sent(struct store *s, int64_t id, const char *remote_ref, int64_
 int outbox_mark_retry(struct store *s, int64_t id, int64_t next_attempt_ms, const char *error);
 int outbox_mark_failed(struct store *s, int64_t id, const char *error);
 
+/*
+ * Remembers that the incident's thread on channel is thread_ref (the first
+ * message that reached it); a thread already known is kept. 0 or -1.
+ */
+int outbox_set_thread(struct store *s, int64_t incident_id, const char *channel,
+		      const char *thread_ref);
+
 /* Number of pending rows (all channels), or -1. */
 int64_t outbox_pending_count(struct store *s);
 
