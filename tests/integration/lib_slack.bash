@@ -72,13 +72,14 @@ jq_sql() {
 }
 
 # sd_posts [SQL_WHERE] : chat.postMessage calls the double answered ok, as lines
-# "seq|thread_ts|text" in order (WHERE over columns seq, ok, thread_ts, text, channel, status)
+# "seq|thread_ts|text" in order (WHERE over columns seq, ok, ts, thread_ts, text, channel, status)
 sd_posts() {
 	sd_get "log?kind=api&method=chat.postMessage"
 	jq_sql "$BODY" "SELECT seq, ifnull(thread_ts,''), text FROM (SELECT
 		json_extract(value,'\$.seq') AS seq,
-		json_extract(value,'\$.response.ok') AS ok,
-		json_extract(value,'\$.status') AS status,
+		json_extract(value,'\$.response.body.ok') AS ok,
+		json_extract(value,'\$.response.status') AS status,
+		json_extract(value,'\$.response.body.ts') AS ts,
 		json_extract(value,'\$.body.thread_ts') AS thread_ts,
 		json_extract(value,'\$.body.channel') AS channel,
 		json_extract(value,'\$.body.text') AS text
