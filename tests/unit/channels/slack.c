@@ -226,18 +226,18 @@ static void test_envelope_hostile(void)
 	    "{\"envelope_id\":42,\"type\":\"events_api\"}",
 	    "{\"envelope_id\":\"\",\"type\":\"events_api\"}",
 	    "{\"envelope_id\":\"has space\",\"type\":\"events_api\"}",
-	    "{\"envelope_id\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\","
-	    "\"type\":\"events_api\"}",
+	    ("{\"envelope_id\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\","
+	     "\"type\":\"events_api\"}"),
 	};
 	static const char *const ignored[] = {
 	    "{\"envelope_id\":\"a\",\"type\":\"events_api\"}",
 	    "{\"envelope_id\":\"a\",\"type\":\"events_api\",\"payload\":[]}",
 	    "{\"envelope_id\":\"a\",\"type\":\"events_api\",\"payload\":{\"event\":7}}",
 	    "{\"envelope_id\":\"a\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":1}}}",
-	    "{\"envelope_id\":\"a\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":"
-	    "\"message\",\"user\":[],\"channel\":{},\"ts\":null}}}",
-	    "{\"envelope_id\":\"a\",\"type\":\"interactive\",\"payload\":{\"type\":\"block_actions\","
-	    "\"user\":\"U1\",\"actions\":{}}}",
+	    ("{\"envelope_id\":\"a\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":"
+	     "\"message\",\"user\":[],\"channel\":{},\"ts\":null}}}"),
+	    ("{\"envelope_id\":\"a\",\"type\":\"interactive\",\"payload\":{\"type\":\"block_actions\","
+	     "\"user\":\"U1\",\"actions\":{}}}"),
 	    "{\"envelope_id\":\"a\",\"type\":\"slash_commands\",\"payload\":{\"text\":5}}",
 	    "{\"envelope_id\":\"a\",\"type\":\"nope\",\"payload\":{}}",
 	};
