@@ -165,8 +165,10 @@ static void pump_cb(lws_sorted_usec_list_t *sul)
 		size_t room = ARRAY_LEN(job->marks) - d->n_channels * OUTBOX_BATCH, k = 0;
 		for (; k < d->n_late && k < room; k++)
 			job->marks[job->n++] = d->late[k];
-		memmove(d->late, d->late + k, (d->n_late - k) * sizeof(*d->late));
-		d->n_late -= k;
+		if (k > 0) {
+			memmove(d->late, d->late + k, (d->n_late - k) * sizeof(*d->late));
+			d->n_late -= k;
+		}
 		if (d->n_late > 0)
 			job->full = true;
 	}
