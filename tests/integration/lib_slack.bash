@@ -119,3 +119,31 @@ bot_ready() { [ "$(slack_health)" = ok ]; }
 
 # db SQL : a query over the bot's database
 db() { sqlite3 -batch -noheader -separator '|' "$DB" "$1" 2>/dev/null; }
+
+# start_bot_any [SECONDS] : like start_bot, but any /healthz answer will do
+# (for tests where Slack is meant to end up degraded)
+start_bot_any() {
+	local n=$((${1:-10} * 10))
+	"$NS" run -c "$CONF" >>"$T/console.log" 2>>"$T/bot.log" </dev/null &
+	BOT_PID=$!
+	while [ $n -gt 0 ]; do
+		alive "$BOT_PID" || { BOT_PID=; return 1; }
+		[ "$(http_status "$BASE/healthz")" != 000 ] && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# thread_message PREFIX I : a human reply in the thread $ROOT_TS
+thread_message() {
+	sd_ctl event/message "{\"channel\":\"C1\",\"user\":\"U1ADMIN\",\"text\":\"$1-$2\",\"thread_ts\":\"$ROOT_TS\"}"
+}
+
+# root_ts NAME : the ts of the first message the bot posted about alert NAME ('' if none)
+root_ts() {
+	sd_get "log?kind=api&method=chat.postMessage"
+	jq_sql "$BODY" "SELECT json_extract(value,'\$.response.body.ts') FROM json_each(@DOC)
+		WHERE json_extract(value,'\$.body.text') LIKE '%$1%' AND json_extract(value,'\$.response.body.ok')=1
+		AND json_extract(value,'\$.body.thread_ts') IS NULL ORDER BY json_extract(value,'\$.seq') LIMIT 1"
+}
