@@ -147,3 +147,11 @@ root_ts() {
 		WHERE json_extract(value,'\$.body.text') LIKE '%$1%' AND json_extract(value,'\$.response.body.ok')=1
 		AND json_extract(value,'\$.body.thread_ts') IS NULL ORDER BY json_extract(value,'\$.seq') LIMIT 1"
 }
+
+# post_attempts NAME : "at_ms|status|ok" of every chat.postMessage about alert NAME, in order
+post_attempts() {
+	sd_get "log?kind=api&method=chat.postMessage"
+	jq_sql "$BODY" "SELECT json_extract(value,'\$.at_ms') || '|' || json_extract(value,'\$.response.status') || '|' ||
+		ifnull(json_extract(value,'\$.response.body.ok'),'') FROM json_each(@DOC)
+		WHERE json_extract(value,'\$.body.text') LIKE '%$1%' ORDER BY json_extract(value,'\$.seq')"
+}
