@@ -109,7 +109,7 @@ demo:
 
 bench: deps
 	@sh contrib/deps.sh --bench
-	@$(MAKE) --no-print-directory nightshift
+	@$(MAKE) --no-print-directory nightshift $(SD_BIN) $(BUILD)/helpers/post_alerts
 	@sh bench/run.sh
 
 format:

@@ -242,4 +242,8 @@ if [ -n "$STORED" ] && [ -n "$ACKED" ]; then
 else
 	row "stored alerts >= 2xx answers" "" "durable" "n/a"
 fi
+
+# Slack: alert -> first post latency through the Slack double, idle RSS connected.
+echo
+NIGHTSHIFT=$NS bash bench/slack.sh
 exit 0
