@@ -4,7 +4,8 @@
 # lose and duplicate nothing (the new connection opens before the old one
 # closes, unacked envelopes are redelivered and deduplicated); an abrupt TCP
 # drop reconnects with backoff and a fresh apps.connections.open; events
-# sent while no socket is open arrive after the reconnect; link_disabled
+# sent while no socket is open arrive after the reconnect; a stale
+# connection (no pongs for 30 s) is replaced; link_disabled
 # and a fatal token error stop retrying with a clear message and /healthz
 # degraded.
 [ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
@@ -50,6 +51,12 @@ wait_log 'event=slack_reconnect reason="closed" attempt=1 delay_ms=[0-9]+' 2 &&
 	ok "the reconnect waits a backoff delay (logged)" || not_ok "backoff logged" "$(grep slack_reconnect "$T/bot.log")"
 wait_for 10 all_in drop 5
 check "events sent while no socket was open arrive after the reconnect, once each" "5|5" "$(count_prefix drop)"
+
+# ---- a stale connection (the double stops reading: no pongs, no acks) is dropped and replaced
+before=$(opens)
+sd_ctl stall '{}'
+replaced() { [ "$(opens)" -gt "$before" ] && bot_ready; }
+wait_for 45 replaced && ok "a stale connection is detected (ping, no answer) and replaced" || not_ok "stale connection replaced" "$(slack_health)"
 
 # ---- link_disabled: stop, say why, degraded
 before=$(opens)
