@@ -144,8 +144,8 @@ int outbox_set_thread(struct store *s, int64_t incident_id, const char *channel,
 	sqlite3_stmt *st = store_stmt(s, ST_THREAD,
 				      "INSERT INTO threads (incident_id, channel, thread_ref, header_ref)"
 				      " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (incident_id, channel)"
-				      " DO UPDATE SET thread_ref = coalesce(thread_ref, excluded.thread_ref),"
-				      " header_ref = coalesce(header_ref, excluded.header_ref)");
+				      " DO UPDATE SET thread_ref = excluded.thread_ref,"
+				      " header_ref = excluded.header_ref");
 	if (st == NULL || incident_id <= 0)
 		return st == NULL ? -1 : 0;
 	sqlite3_bind_int64(st, 1, incident_id);

@@ -9,6 +9,11 @@
  * {ok:false} errors fail the message, logged by code, and the ones retrying
  * cannot fix show in /healthz. When a reply changes the incident's state the
  * thread's first message is updated (chat.update) to show it.
+ *
+ * Alert storms: when pacing holds back several new-incident messages of the
+ * same Alertmanager group, they go out as ONE summary message whose thread
+ * the incidents share; an incident that later needs a human (escalated)
+ * gets a thread of its own.
  */
 #include "slack.h"
 
@@ -136,10 +141,11 @@ int64_t slack_incident_of_ts(struct slack *s, const char *ts)
 }
 
 static struct slack_thread *thread_add(struct slack *s, int64_t incident, const char *ts,
-				       const char *state)
+				       const char *state, bool shared)
 {
 	struct slack_thread *t = xcalloc(1, sizeof(*t));
 	t->incident_id = incident;
+	t->shared = shared;
 	strlcpy0(t->ts, ts, sizeof(t->ts));
 	strlcpy0(t->state, state ? state : "", sizeof(t->state));
 	t->next = s->threads;
@@ -153,12 +159,14 @@ static void load_threads(struct slack *s)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(store_db(s->ch->env->store),
-			       "SELECT incident_id, thread_ref FROM threads WHERE channel = 'slack'"
-			       " AND thread_ref IS NOT NULL ORDER BY incident_id",
+			       "SELECT incident_id, thread_ref,"
+			       " count(*) OVER (PARTITION BY thread_ref) > 1 FROM threads"
+			       " WHERE channel = 'slack' AND thread_ref IS NOT NULL ORDER BY incident_id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW)
-		thread_add(s, sqlite3_column_int64(st, 0), store_col_text(st, 1), "");
+		thread_add(s, sqlite3_column_int64(st, 0), store_col_text(st, 1), "",
+			   sqlite3_column_int(st, 2) != 0);
 	sqlite3_finalize(st);
 }
 
@@ -226,7 +234,7 @@ static void update_header(struct slack *s, struct slack_thread *t, const cJSON *
 	cJSON *root, *o;
 	char *body;
 
-	if (state == NULL || *state == '\0' || strcmp(t->state, state) == 0)
+	if (state == NULL || *state == '\0' || strcmp(t->state, state) == 0 || t->shared)
 		return;
 	strlcpy0(t->state, state, sizeof(t->state));
 	root = root_message(s, t->incident_id);
@@ -339,33 +347,81 @@ static void report(struct slack *s, struct slack_item *it, enum channel_send_res
 	s->ch->env->delivered(s->ch->env->daemon, &dl);
 }
 
+enum outcome { OUT_OK, OUT_RATE_LIMITED, OUT_RETRY, OUT_FAILED };
+
+/*
+ * What a chat.postMessage answer means. A rate limit pauses the queue here;
+ * why gets the error for logs (RETRY, FAILED).
+ */
+static enum outcome classify(struct slack *s, const struct http_response *r, const cJSON *j,
+			     int64_t now, char *why, size_t whylen)
+{
+	const char *err = j ? jstr(j, "error") : NULL;
+
+	if (r->status == 429 || (err && strcmp(err, "ratelimited") == 0)) {
+		int secs = r->retry_after_s >= 0 ? r->retry_after_s : 30;
+		s->paused_until = now + (int64_t)secs * 1000;
+		snprintf(why, whylen, "%d", secs);
+		return OUT_RATE_LIMITED;
+	}
+	if (r->status == 0 || r->status >= 500 || (r->status == 200 && j == NULL) ||
+	    (err && error_is_transient(err))) {
+		snprintf(why, whylen, "%.120s", err ? err : (r->error[0] ? r->error : "bad response"));
+		return OUT_RETRY;
+	}
+	if (j && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok")))
+		return OUT_OK;
+	if (r->status != 200)
+		snprintf(why, whylen, "HTTP %d", r->status);
+	else
+		snprintf(why, whylen, "%.120s", err ? err : "ok:false without error");
+	if (r->status != 200 || slack_error_is_fatal(err))
+		snprintf(s->api_error, sizeof(s->api_error), "chat.postMessage: %.120s", why);
+	return OUT_FAILED;
+}
+
+static void item_retry(struct slack_item *it, int64_t now, int status, const char *why)
+{
+	it->attempts++;
+	it->not_before = now + backoff_ms(it->attempts);
+	log_warnx("incident=%lld event=slack_retry method=chat.postMessage outbox=%lld "
+		  "attempt=%d status=%d error=\"%s\" retry_in_ms=%lld",
+		  (long long)it->incident_id, (long long)it->outbox_id, it->attempts, status, why,
+		  (long long)(it->not_before - now));
+}
+
+static void item_failed(struct slack *s, struct slack_item *it, int status, const char *why)
+{
+	log_error("incident=%lld event=slack_api_error method=chat.postMessage outbox=%lld "
+		  "status=%d error=%s",
+		  (long long)it->incident_id, (long long)it->outbox_id, status, why);
+	report(s, it, CHANNEL_FAILED, NULL, NULL, why);
+	item_remove(s, it);
+}
+
 static void post_done(void *arg, const struct http_response *r)
 {
 	struct slack_item *it = arg;
 	struct slack *s = it->s;
 	int64_t now = mono_ms();
 	cJSON *j = parse_ok(r);
-	const char *err = j ? jstr(j, "error") : NULL;
-	bool ok = j && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"));
+	char why[160] = "";
 
 	it->in_flight = false;
 	s->in_flight--;
-	if (r->status == 429 || (err && strcmp(err, "ratelimited") == 0)) {
-		int secs = r->retry_after_s >= 0 ? r->retry_after_s : 30;
-		s->paused_until = now + (int64_t)secs * 1000;
+	switch (classify(s, r, j, now, why, sizeof(why))) {
+	case OUT_RATE_LIMITED:
 		log_warnx("incident=%lld event=slack_rate_limited method=chat.postMessage "
-			  "retry_after_s=%d outbox=%lld",
-			  (long long)it->incident_id, secs, (long long)it->outbox_id);
-	} else if (r->status == 0 || r->status >= 500 || (r->status == 200 && j == NULL) ||
-		   (err && error_is_transient(err))) {
-		it->attempts++;
-		it->not_before = now + backoff_ms(it->attempts);
-		log_warnx("incident=%lld event=slack_retry method=chat.postMessage outbox=%lld "
-			  "attempt=%d status=%d error=\"%s\" retry_in_ms=%lld",
-			  (long long)it->incident_id, (long long)it->outbox_id, it->attempts,
-			  r->status, err ? err : (r->error[0] ? r->error : "bad response"),
-			  (long long)(it->not_before - now));
-	} else if (ok) {
+			  "retry_after_s=%s outbox=%lld",
+			  (long long)it->incident_id, why, (long long)it->outbox_id);
+		break;
+	case OUT_RETRY:
+		item_retry(it, now, r->status, why);
+		break;
+	case OUT_FAILED:
+		item_failed(s, it, r->status, why);
+		break;
+	case OUT_OK: {
 		const char *ts = jstr(j, "ts"), *chan = jstr(j, "channel");
 		const char *state = jstr(it->msg, "state");
 		char ref[96];
@@ -373,8 +429,14 @@ static void post_done(void *arg, const struct http_response *r)
 
 		snprintf(ref, sizeof(ref), "%s:%s", chan ? chan : s->channel_id, ts ? ts : "");
 		s->api_error[0] = '\0';
-		if (it->root && ts && t == NULL) {
-			t = thread_add(s, it->incident_id, ts, state);
+		if (it->root && ts) {
+			if (t == NULL) {
+				t = thread_add(s, it->incident_id, ts, state, false);
+			} else { /* out of a shared storm thread into its own */
+				strlcpy0(t->ts, ts, sizeof(t->ts));
+				strlcpy0(t->state, state ? state : "", sizeof(t->state));
+				t->shared = false;
+			}
 			report(s, it, CHANNEL_SENT, ref, ts, NULL);
 		} else {
 			report(s, it, CHANNEL_SENT, ref, NULL, NULL);
@@ -389,34 +451,152 @@ static void post_done(void *arg, const struct http_response *r)
 		    strcmp(state, "escalated") == 0)
 			escalate_dm(s, it, t ? t->ts : ts);
 		item_remove(s, it);
-	} else {
-		char why[160];
-		if (r->status != 200)
-			snprintf(why, sizeof(why), "HTTP %d", r->status);
-		else
-			snprintf(why, sizeof(why), "%s", err ? err : "ok:false without error");
-		log_error("incident=%lld event=slack_api_error method=chat.postMessage outbox=%lld "
-			  "status=%d error=%s",
-			  (long long)it->incident_id, (long long)it->outbox_id, r->status, why);
-		if (r->status != 200 || slack_error_is_fatal(err))
-			snprintf(s->api_error, sizeof(s->api_error), "chat.postMessage: %.120s", why);
-		report(s, it, CHANNEL_FAILED, NULL, NULL, why);
-		item_remove(s, it);
+		break;
+	}
 	}
 	cJSON_Delete(j);
 	schedule_pump(s, 0);
 }
 
+/* ---- alert storms: one summary message for new incidents of one group ---- */
+
+#define STORM_MAX 50   /* incidents per summary message */
+#define STORM_LINES 15 /* listed by headline; the rest are counted */
+
+struct storm {
+	struct slack *s;
+	size_t n;
+	struct slack_item *items[STORM_MAX];
+};
+
+/* True when o may join a summary with leader: a new incident of the same group, ready now. */
+static bool storm_member(struct slack *s, const struct slack_item *o, const char *group,
+			 int64_t now)
+{
+	return !o->in_flight && o->after == NULL && o->not_before <= now && o->thread_start &&
+	       o->incident_id != 0 && strcmp(o->group, group) == 0 &&
+	       slack_thread_of(s, o->incident_id) == NULL;
+}
+
+static void storm_done(void *arg, const struct http_response *r)
+{
+	struct storm *st = arg;
+	struct slack *s = st->s;
+	int64_t now = mono_ms();
+	cJSON *j = parse_ok(r);
+	char why[160] = "";
+	enum outcome o = classify(s, r, j, now, why, sizeof(why));
+	const char *ts = j ? jstr(j, "ts") : NULL, *chan = j ? jstr(j, "channel") : NULL;
+	char ref[96];
+
+	s->in_flight--;
+	snprintf(ref, sizeof(ref), "%s:%s", chan ? chan : s->channel_id, ts ? ts : "");
+	if (o == OUT_OK)
+		s->api_error[0] = '\0';
+	if (o == OUT_RATE_LIMITED)
+		log_warnx("event=slack_rate_limited method=chat.postMessage retry_after_s=%s "
+			  "storm=%zu",
+			  why, st->n);
+	else if (o == OUT_OK)
+		log_info("event=slack_storm_posted incidents=%zu ts=%s group=\"%.80s\"", st->n,
+			 ts ? ts : "", st->items[0]->group);
+	for (size_t i = 0; i < st->n; i++) {
+		struct slack_item *it = st->items[i];
+		it->in_flight = false;
+		if (o == OUT_RETRY)
+			item_retry(it, now, r->status, why);
+		else if (o == OUT_FAILED)
+			item_failed(s, it, r->status, why);
+		else if (o == OUT_OK && ts) {
+			thread_add(s, it->incident_id, ts, jstr(it->msg, "state"), true);
+			report(s, it, CHANNEL_SENT, ref, ts, NULL);
+			item_remove(s, it);
+		}
+	}
+	cJSON_Delete(j);
+	free(st);
+	schedule_pump(s, 0);
+}
+
+/* Posts leader and every other new incident of its group waiting now as one message. */
+static void dispatch_storm(struct slack *s, struct slack_item *leader, int64_t now)
+{
+	struct storm *st = xcalloc(1, sizeof(*st));
+	cJSON *o = cJSON_CreateObject(), *blocks = cJSON_CreateArray(), *sec, *txt;
+	struct buf b, fb;
+	char *body;
+
+	st->s = s;
+	for (struct slack_item *it = leader; it && st->n < STORM_MAX; it = it->next)
+		if (storm_member(s, it, leader->group, now))
+			st->items[st->n++] = it;
+	buf_init(&b, 0);
+	buf_init(&fb, 0);
+	buf_printf(&b, "\xF0\x9F\x8C\xA9 *%zu new incidents at once* from one alert group "
+		       "\xE2\x80\x94 one message instead of %zu:",
+		   st->n, st->n);
+	for (size_t i = 0; i < st->n && i < STORM_LINES; i++) {
+		const char *h = jstr(st->items[i]->msg, "headline");
+		buf_puts(&b, "\n\xE2\x80\xA2 ");
+		slack_escape(&b, h ? h : "");
+		st->items[i]->in_flight = true;
+	}
+	for (size_t i = STORM_LINES; i < st->n; i++)
+		st->items[i]->in_flight = true;
+	if (st->n > STORM_LINES)
+		buf_printf(&b, "\n\xE2\x80\xA6 and %zu more", st->n - STORM_LINES);
+	buf_puts(&b, "\n_Replies about these incidents go in this thread; one that needs a "
+		     "human gets a thread of its own._");
+	buf_printf(&fb, "%zu new incidents at once: %s \xE2\x80\xA6", st->n,
+		   jstr(leader->msg, "headline") ? jstr(leader->msg, "headline") : "");
+	sec = cJSON_CreateObject();
+	txt = cJSON_CreateObject();
+	cJSON_AddStringToObject(sec, "type", "section");
+	cJSON_AddStringToObject(txt, "type", "mrkdwn");
+	cJSON_AddStringToObject(txt, "text", b.data);
+	cJSON_AddItemToObject(sec, "text", txt);
+	cJSON_AddItemToArray(blocks, sec);
+	cJSON_AddStringToObject(o, "channel", s->channel_id);
+	cJSON_AddStringToObject(o, "text", fb.data);
+	cJSON_AddItemToObject(o, "blocks", blocks);
+	cJSON_AddBoolToObject(o, "unfurl_links", false);
+	body = cJSON_PrintUnformatted(o);
+	s->in_flight++;
+	slack_api_call(s, "chat.postMessage", "application/json; charset=utf-8", body, false,
+		       storm_done, st);
+	free(body);
+	cJSON_Delete(o);
+	buf_release(&b);
+	buf_release(&fb);
+}
+
+/* How many new incidents of it's group could go out in one summary now. */
+static size_t storm_size(struct slack *s, struct slack_item *it, int64_t now)
+{
+	size_t n = 0;
+	if (s->post_interval_ms <= 0 || !it->thread_start || it->group[0] == '\0' ||
+	    !storm_member(s, it, it->group, now))
+		return 0;
+	for (struct slack_item *o = it; o && n < 2; o = o->next)
+		n += storm_member(s, o, it->group, now);
+	return n;
+}
+
 static void dispatch(struct slack *s, struct slack_item *it)
 {
 	struct slack_thread *t = slack_thread_of(s, it->incident_id);
-	cJSON *o = slack_blocks_object(it->msg, NULL);
+	const char *state = jstr(it->msg, "state");
+	bool own = t != NULL && t->shared && state && strcmp(state, "escalated") == 0;
+	bool opens = (t == NULL || own) && it->incident_id != 0;
+	/* A message that opens a thread starts with the headline, whatever its kind. */
+	cJSON *o = slack_blocks_object(it->msg, opens && !it->thread_start ? (state ? state : "")
+									    : NULL);
 	char *body;
 
 	cJSON_AddStringToObject(o, "channel", s->channel_id);
-	if (t != NULL)
+	if (t != NULL && !own)
 		cJSON_AddStringToObject(o, "thread_ts", t->ts);
-	it->root = t == NULL && it->incident_id != 0;
+	it->root = opens;
 	cJSON_AddBoolToObject(o, "unfurl_links", false);
 	cJSON_AddBoolToObject(o, "unfurl_media", false);
 	body = cJSON_PrintUnformatted(o);
@@ -449,7 +629,10 @@ static void pump(struct slack *s)
 				wake = s->next_post;
 			break;
 		}
-		dispatch(s, it);
+		if (storm_size(s, it, now) >= 2)
+			dispatch_storm(s, it, now);
+		else
+			dispatch(s, it);
 		s->next_post = now + s->post_interval_ms;
 	}
 	if (wake > 0)
@@ -504,6 +687,21 @@ static void auth_test(struct slack *s)
 {
 	slack_api_call(s, "auth.test", "application/x-www-form-urlencoded", "", false, auth_done,
 		       s);
+}
+
+/* The incident's group key (loop store), "" when unknown. */
+static void incident_group(struct slack *s, int64_t incident, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (s->group_st == NULL &&
+	    sqlite3_prepare_v3(store_db(s->ch->env->store),
+			       "SELECT group_key FROM incidents WHERE id = ?", -1,
+			       SQLITE_PREPARE_PERSISTENT, &s->group_st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(s->group_st, 1, incident);
+	if (sqlite3_step(s->group_st) == SQLITE_ROW)
+		strlcpy0(out, store_col_text(s->group_st, 0), outlen);
+	sqlite3_reset(s->group_st);
 }
 
 /* ---- the ops ---- */
@@ -598,6 +796,9 @@ static enum channel_send_result slack_send(struct channel *ch, const struct outb
 	strlcpy0(it->kind, item->kind, sizeof(it->kind));
 	it->msg = m;
 	it->queued_mono = mono_ms();
+	it->thread_start = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "thread_start"));
+	if (it->thread_start && it->incident_id != 0)
+		incident_group(s, it->incident_id, it->group, sizeof(it->group));
 	/* The previous message of the same incident (the newest one queued) goes first. */
 	for (struct slack_item *o = s->q_head; o && it->incident_id; o = o->next)
 		if (o->incident_id == it->incident_id)
@@ -647,6 +848,7 @@ static void slack_stop(struct channel *ch)
 	lws_sul_cancel(&s->pump_sul);
 	lws_sul_cancel(&s->auth_sul);
 	slack_sm_stop(s);
+	sqlite3_finalize(s->group_st);
 	while (s->q_head) {
 		struct slack_item *it = s->q_head;
 		s->q_head = it->next;

@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,6 +42,8 @@ struct slack_item {
 	int attempts;        /* failed tries so far (5xx, network) */
 	int64_t not_before;  /* mono ms: retry backoff */
 	bool root;           /* in flight as the thread's first message */
+	bool thread_start;   /* the message that opens the incident's thread */
+	char group[160];     /* the incident's Alertmanager group key ("" none) */
 	int64_t queued_mono; /* for the latency figure */
 };
 
@@ -50,6 +53,7 @@ struct slack_thread {
 	int64_t incident_id;
 	char ts[32];         /* the first message: thread_ts of every reply */
 	char state[24];      /* what its header shows ("" unknown, after a restart) */
+	bool shared;         /* a storm summary's thread, shared with other incidents */
 };
 
 /* One Socket Mode WebSocket. */
@@ -91,6 +95,8 @@ struct slack {
 	bool auth_ok;
 	int auth_attempts;
 	lws_sorted_usec_list_t auth_sul;
+
+	sqlite3_stmt *group_st; /* owned: the group key of an incident (loop store) */
 
 	/* the outbox queue */
 	struct slack_item *q_head, *q_tail;
