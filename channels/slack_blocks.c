@@ -15,6 +15,36 @@
 
 #define SECTION_MAX 2900 /* Slack's limit is 3000 characters per section text */
 
+/* Length of a user mention "<@U0123ABC>" at s, or 0. */
+static size_t user_mention(const char *s)
+{
+	size_t n;
+	if (s[0] != '<' || s[1] != '@' || (s[2] != 'U' && s[2] != 'W'))
+		return 0;
+	n = 2 + strspn(s + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	return s[n] == '>' && n <= 34 ? n + 1 : 0;
+}
+
+/* slack_escape, but user mentions stay mentions (only in text the bot itself wrote). */
+static void escape_keep_mentions(struct buf *b, const char *s)
+{
+	while (s && *s) {
+		size_t n = user_mention(s);
+		if (n > 0) {
+			buf_append(b, s, n);
+			s += n;
+			continue;
+		}
+		n = strcspn(s + 1, "<") + 1;
+		{
+			char *part = xstrndup(s, n);
+			slack_escape(b, part);
+			free(part);
+		}
+		s += n;
+	}
+}
+
 void slack_escape(struct buf *b, const char *s)
 {
 	for (; s && *s; s++) {
@@ -182,7 +212,11 @@ cJSON *slack_blocks_object(const cJSON *m, const char *header_state)
 		if (state_badge(state) != NULL && header_state != NULL)
 			add_context(blocks, state_badge(state));
 	}
-	slack_escape(&b, str(m, "text"));
+	/* Replies the core wrote about people ("Acknowledged by <@U…>") keep the mention. */
+	if (strcmp(str(m, "kind"), "human") == 0)
+		escape_keep_mentions(&b, str(m, "text"));
+	else
+		slack_escape(&b, str(m, "text"));
 	add_section(blocks, &b);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(m, "bullets"))
 	{

@@ -57,13 +57,16 @@ static int ignore(struct slack_inbound *in, const char *why)
 	return 0;
 }
 
+/* The bot's own message (by user id or bot id), or another bot's: not a human. */
 static bool is_own(const cJSON *ev, const char *bot_user_id, const char *bot_id)
 {
 	const char *user = jstr(ev, "user"), *bot = jstr(ev, "bot_id");
 	if (bot != NULL)
-		return true; /* our bot, or another one: not a human */
+		return true; /* bot_id equal to ours, or another bot */
+	if (bot_id && *bot_id && jstr(jobj(ev, "bot_profile"), "id") &&
+	    strcmp(jstr(jobj(ev, "bot_profile"), "id"), bot_id) == 0)
+		return true;
 	return user && bot_user_id && *bot_user_id && strcmp(user, bot_user_id) == 0;
-	(void)bot_id;
 }
 
 static int parse_event(const cJSON *payload, const char *bot_user_id, const char *bot_id,

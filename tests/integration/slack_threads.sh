@@ -13,7 +13,7 @@
 
 need_binary
 start_double --echo-bot-messages --ack-timeout-ms 1500
-setup_slack_bot
+setup_slack_bot "    escalation_users: [U1ADMIN]"
 start_bot || bail "nightshift starts with channels.slack"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 ok "the bot connects over Socket Mode (healthz slack: ok)"
@@ -41,8 +41,15 @@ BUTTONS=$(jq_sql "$BODY" "SELECT group_concat(json_extract(b.value,'\$.action_id
 check "buttons Acknowledge / Resolve / Silence 1h carry the incident id" "ack=$INC,resolve=$INC,silence_1h=$INC" "$BUTTONS"
 check "the thread ts is stored in threads" "$ROOT_TS" "$(db "SELECT thread_ref FROM threads WHERE incident_id=$INC AND channel='slack'")"
 check "every later message of the incident is a reply in that thread" 0 \
-	"$(sd_posts "ok = 1 AND text LIKE '%SlackThreadTest%' AND seq > $ROOT_SEQ AND ifnull(thread_ts,'') <> '$ROOT_TS'" | wc -l)"
+	"$(sd_posts "ok = 1 AND channel = 'C1' AND text LIKE '%SlackThreadTest%' AND seq > $ROOT_SEQ AND ifnull(thread_ts,'') <> '$ROOT_TS'" | wc -l)"
 check_ge "there is at least one reply" "$(sd_posts "ok = 1 AND thread_ts = '$ROOT_TS'" | wc -l)" 1
+
+# ---- escalation: a direct message to escalation_users (conversations.open)
+dm_sent() { [ "$(sd_posts "ok = 1 AND channel LIKE 'D%' AND text LIKE '%SlackThreadTest%'" | wc -l)" -ge 1 ]; }
+wait_for 5 dm_sent && ok "the escalation is sent as a DM to escalation_users (conversations.open)" ||
+	not_ok "escalation DM" "$(sd_count api conversations.open) conversations.open"
+sd_get "log?kind=api&method=conversations.open"
+check "conversations.open named the escalation user" U1ADMIN "$(jq_sql "$BODY" "SELECT json_extract(value,'\$.body.users') FROM json_each(@DOC) LIMIT 1")"
 
 # ---- the bot's own messages (echoed by the double as message events) are ignored
 check "no human event comes from the bot's own messages" 0 "$(db "SELECT count(*) FROM human_events WHERE user='UBOT'")"
@@ -87,6 +94,8 @@ header_shows() {
 	jq_sql "$BODY" "SELECT json_extract(value,'\$.blocks') FROM json_each(@DOC,'\$.messages') WHERE json_extract(value,'\$.ts')='$ROOT_TS'" | grep -q "$1"
 }
 wait_for 5 header_shows Acknowledged && ok "the thread's first message now shows Acknowledged" || not_ok "header shows Acknowledged" "$BODY"
+ack_reply() { sd_get "log?kind=api&method=chat.postMessage"; jq_sql "$BODY" "SELECT json_extract(value,'\$.body.blocks[0].text.text') FROM json_each(@DOC) WHERE json_extract(value,'\$.body.text') LIKE '%Acknowledged by%'" | grep -q 'Acknowledged by <@U1ADMIN>'; }
+wait_for 5 ack_reply && ok "the thread says who acknowledged, as a real mention" || not_ok "ack reply with mention" "$BODY"
 
 # ---- resolve at the source updates the header
 post_am SlackThreadTest resolved '"namespace":"prod-api","pod":"api-7f9c"'

@@ -128,6 +128,19 @@ static void check_json_has(const cJSON *j, const char *needle)
 	free(t);
 }
 
+static void test_blocks_mentions(void)
+{
+	cJSON *o = render("{\"kind\":\"human\",\"incident\":3,\"headline\":\"h\",\"text\":"
+			  "\"\xF0\x9F\x91\x8D Acknowledged by <@U1ADMIN> & <!channel> <@U2\"}",
+			  NULL);
+	CHECK_STR(block_text(o, 0),
+		  "\xF0\x9F\x91\x8D Acknowledged by <@U1ADMIN> &amp; &lt;!channel&gt; &lt;@U2");
+	cJSON_Delete(o);
+	o = render("{\"kind\":\"received\",\"text\":\"alert says <@U1ADMIN>\"}", NULL);
+	CHECK_STR(block_text(o, 0), "alert says &lt;@U1ADMIN&gt;"); /* alerts cannot ping people */
+	cJSON_Delete(o);
+}
+
 static int parse(const char *json, struct slack_inbound *in, cJSON **keep)
 {
 	*keep = cJSON_Parse(json);
@@ -261,6 +274,7 @@ int main(void)
 	RUN(test_blocks_first_message);
 	RUN(test_blocks_header_states);
 	RUN(test_blocks_reply_and_caps);
+	RUN(test_blocks_mentions);
 	RUN(test_envelope_message);
 	RUN(test_envelope_actions);
 	RUN(test_envelope_hostile);
