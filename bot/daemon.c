@@ -247,7 +247,7 @@ struct human_job {
 	struct writer_job base;
 	struct daemon *d;
 	struct human_event ev; /* strings below are owned copies */
-	char *strs[8 + HUMAN_MAX_KEYS];
+	char *strs[8];
 	void (*done)(void *arg, int result, const char *note);
 	void *arg;
 	int result;
@@ -302,8 +302,6 @@ static void channel_human_event(void *arg, const struct human_event *ev,
 	j->ev.action = keep(j, k++, ev->action);
 	j->ev.text = keep(j, k++, ev->text);
 	j->ev.ref = keep(j, k++, ev->ref);
-	for (size_t i = 0; i < HUMAN_MAX_KEYS && ev->keys[i]; i++)
-		j->ev.keys[i] = keep(j, k++, ev->keys[i]);
 	j->base.run = human_job_run;
 	j->base.done = human_job_done;
 	writer_submit(d->writer, &j->base);
@@ -357,6 +355,60 @@ int daemon_healthz(struct daemon *d, struct buf *out)
 	}
 	buf_puts(out, "}}");
 	return healthy ? 200 : 503;
+}
+
+/* ---- inbound envelopes (channel_env.record_inbound) ---- */
+
+struct record_job {
+	struct writer_job base;
+	char channel[32];
+	char *keys[HUMAN_MAX_KEYS + 1]; /* owned, NULL-terminated */
+	char *envelope_id, *payload;    /* owned */
+	void (*done)(void *arg, int result, int64_t inbox_id);
+	void *arg;
+	int result;
+	int64_t inbox_id;
+};
+
+static int record_job_run(struct writer_job *wj, const struct writer_env *env, char *err,
+			  size_t errlen)
+{
+	struct record_job *j = (struct record_job *)wj;
+	j->result = human_record(env->store, j->channel, (const char *const *)j->keys,
+				 j->envelope_id, j->payload, env->now_ms, &j->inbox_id, err, errlen);
+	return j->result < 0 ? -1 : 0;
+}
+
+static void record_job_done(struct writer_job *wj)
+{
+	struct record_job *j = (struct record_job *)wj;
+	if (j->done)
+		j->done(j->arg, j->base.status < 0 ? -1 : j->result, j->inbox_id);
+	for (size_t i = 0; i < ARRAY_LEN(j->keys); i++)
+		free(j->keys[i]);
+	free(j->envelope_id);
+	free(j->payload);
+	free(j);
+}
+
+static void channel_record_inbound(void *arg, const char *channel, const char *const *keys,
+				   const char *envelope_id, const char *payload,
+				   void (*done)(void *arg, int result, int64_t inbox_id),
+				   void *done_arg)
+{
+	struct daemon *d = arg;
+	struct record_job *j = xcalloc(1, sizeof(*j));
+
+	strlcpy0(j->channel, channel, sizeof(j->channel));
+	for (size_t i = 0; i < HUMAN_MAX_KEYS && keys[i]; i++)
+		j->keys[i] = xstrdup(keys[i]);
+	j->envelope_id = xstrdup(envelope_id);
+	j->payload = xstrdup(payload);
+	j->done = done;
+	j->arg = done_arg;
+	j->base.run = record_job_run;
+	j->base.done = record_job_done;
+	writer_submit(d->writer, &j->base);
 }
 
 /* ---- the loop ---- */
@@ -465,6 +517,7 @@ static int start_channels(struct daemon *d)
 	d->channel_env.daemon = d;
 	d->channel_env.delivered = channel_delivered;
 	d->channel_env.human_event = channel_human_event;
+	d->channel_env.record_inbound = channel_record_inbound;
 	for (size_t i = 0; i < n && d->n_channels < DAEMON_MAX_CHANNELS; i++) {
 		char err[256];
 		struct channel *ch = &d->channels[d->n_channels];

@@ -1,6 +1,7 @@
 /*
- * This file contains human_event_apply() of human.h: dedup keys, the
- * human_events row, the button actions and the thread reply each one causes.
+ * This file contains the inbox and human events of human.h: dedup keys, the
+ * inbox rows, the human_events row, the button actions and the thread reply
+ * each one causes.
  * Statement slots 12..19 of the writer's store are this file's.
  */
 #include "human.h"
@@ -23,6 +24,8 @@ enum {
 	ST_ACK,
 	ST_RESOLVE,
 	ST_SILENCE,
+	ST_INBOX,
+	ST_PROCESSED,
 };
 
 const char *human_result_name(int r)
@@ -167,6 +170,39 @@ static int act(struct store *s, const struct human_event *ev, int64_t id, const 
 	return 0;
 }
 
+int human_record(struct store *s, const char *channel, const char *const *keys,
+		 const char *envelope_id, const char *payload, int64_t now_ms, int64_t *inbox_id,
+		 char *err, size_t errlen)
+{
+	bool is_new = true;
+	sqlite3_stmt *st;
+
+	*inbox_id = 0;
+	for (size_t i = 0; i < HUMAN_MAX_KEYS && keys[i]; i++) {
+		int rc = record_key(s, keys[i], channel, now_ms);
+		if (rc < 0)
+			return snprintf(err, errlen, "seen_events: %s", sqlite3_errmsg(store_db(s))),
+			       -1;
+		if (rc == 0)
+			is_new = false; /* keep recording the others: a later copy has them all */
+	}
+	if (!is_new)
+		return 0;
+	st = store_stmt(s, ST_INBOX,
+			"INSERT INTO inbox (channel, envelope_id, payload, received_at)"
+			" VALUES (?,?,?,?)");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare inbox insert"), -1;
+	store_bind_text(st, 1, channel);
+	store_bind_text(st, 2, envelope_id);
+	sqlite3_bind_text(st, 3, payload, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return snprintf(err, errlen, "inbox: %s", sqlite3_errmsg(store_db(s))), -1;
+	*inbox_id = sqlite3_last_insert_rowid(store_db(s));
+	return 1;
+}
+
 int human_event_apply(struct store *s, const struct human_event *ev, const char *const *channels,
 		      size_t n_channels, int64_t now_ms, char *note, size_t notelen, char *err,
 		      size_t errlen)
@@ -175,20 +211,18 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 	const char *who = ev->user_label ? ev->user_label : ev->user;
 	int64_t id = ev->incident_id;
 	int result = HUMAN_STORED;
-	bool is_new = true;
 	sqlite3_stmt *st;
 
 	note[0] = '\0';
-	for (size_t i = 0; i < HUMAN_MAX_KEYS && ev->keys[i]; i++) {
-		int rc = record_key(s, ev->keys[i], ev->channel, now_ms);
-		if (rc < 0)
-			return snprintf(err, errlen, "seen_events: %s", sqlite3_errmsg(store_db(s))),
-			       -1;
-		if (rc == 0)
-			is_new = false; /* keep recording the others: a later copy has them all */
+	if (ev->inbox_id > 0) {
+		st = store_stmt(s, ST_PROCESSED, "UPDATE inbox SET processed_at = ? WHERE id = ?");
+		if (st == NULL)
+			return snprintf(err, errlen, "cannot prepare inbox update"), -1;
+		sqlite3_bind_int64(st, 1, now_ms);
+		sqlite3_bind_int64(st, 2, ev->inbox_id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return snprintf(err, errlen, "inbox: %s", sqlite3_errmsg(store_db(s))), -1;
 	}
-	if (!is_new)
-		return snprintf(note, notelen, "seen before"), HUMAN_DUPLICATE;
 	if (ev->kind == NULL)
 		return HUMAN_IGNORED;
 	if (id == 0)

@@ -1,13 +1,19 @@
 /*
  * This file contains the channel-neutral "human event": what a person said
  * or clicked in a chat (a reply in an incident's thread, a mention, a
- * reaction, a button, a slash command), as a channel hands it to the core.
- * human_event_apply() records it with the channel's dedup keys in one
- * transaction, so an event is processed once even when the chat redelivers
- * it, and carries out the button actions (ack, resolve, silence 1h) for users
- * who may act. What free-text words mean belongs to the escalation logic.
+ * reaction, a button, a slash command), as a channel hands it to the core,
+ * and the inbox that makes inbound processing exactly-once:
+ *   1. human_record(): the envelope's dedup keys (seen_events) and, when
+ *      none was seen before, the envelope itself (inbox) — one transaction;
+ *   2. the channel acks the envelope;
+ *   3. human_event_apply(): the human_events row, the button actions (ack,
+ *      resolve, silence 1h) for users who may act, the replies they cause,
+ *      and the inbox row marked processed — one transaction.
+ * A crash between 2 and 3 leaves an unprocessed inbox row, which the channel
+ * processes at its next start. What free-text words mean belongs to the
+ * escalation logic.
  *
- * Threads: human_event_apply runs on the store writer (inside its transaction).
+ * Threads: both run on the store writer (inside its transaction).
  */
 #ifndef NIGHTSHIFT_HUMAN_H
 #define NIGHTSHIFT_HUMAN_H
@@ -19,6 +25,17 @@
 struct store;
 
 #define HUMAN_MAX_KEYS 4
+#define HUMAN_MAX_PAYLOAD (256 * 1024)
+
+/*
+ * Records an inbound envelope: keys[] (NULL-terminated, at most
+ * HUMAN_MAX_KEYS) in seen_events and, when none of them was seen before,
+ * payload in the inbox. Returns 1 (new; *inbox_id set), 0 (seen before) or
+ * -1 with err.
+ */
+int human_record(struct store *s, const char *channel, const char *const *keys,
+		 const char *envelope_id, const char *payload, int64_t now_ms, int64_t *inbox_id,
+		 char *err, size_t errlen);
 
 /* All strings borrowed. */
 struct human_event {
@@ -32,21 +49,21 @@ struct human_event {
 	const char *text;       /* what they wrote, the reaction name… (may be NULL) */
 	const char *ref;        /* where it came from, e.g. "C0123:1712345678.000100" */
 	bool allowed;           /* the user may act (allowed_users) */
-	const char *keys[HUMAN_MAX_KEYS]; /* dedup keys for seen_events (NULL-terminated) */
+	int64_t inbox_id;       /* the inbox row to mark processed (0 none) */
 };
 
 enum human_result {
-	HUMAN_STORED = 0,   /* recorded (an action was carried out when result_text says so) */
-	HUMAN_DUPLICATE,    /* a key was seen before: nothing done */
+	HUMAN_STORED = 0,   /* recorded (an action was carried out when the note says so) */
+	HUMAN_DUPLICATE,    /* human_record: seen before, nothing to do */
 	HUMAN_REFUSED,      /* an action by a user who may not act: refused, a reply queued */
-	HUMAN_IGNORED,      /* kind NULL: only the keys were recorded */
+	HUMAN_IGNORED,      /* kind NULL: nothing to store */
 };
 
 /*
- * Records ev (writer thread, inside a transaction). Replies the action causes
- * go to the outbox for channels[0..n) (a refusal only to ev->channel).
- * Returns the result, or -1 with err; detail ("acknowledged", "unknown
- * incident 42", …) goes into note.
+ * Records ev and marks its inbox row processed (writer thread, inside a
+ * transaction). Replies the action causes go to the outbox for
+ * channels[0..n) (a refusal only to ev->channel). Returns the result, or -1
+ * with err; detail ("acknowledged", "unknown incident 42", …) goes into note.
  */
 int human_event_apply(struct store *s, const struct human_event *ev, const char *const *channels,
 		      size_t n_channels, int64_t now_ms, char *note, size_t notelen, char *err,

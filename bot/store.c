@@ -138,12 +138,21 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX tool_calls_by_investigation ON tool_calls(investigation_id, seq);",
 
-	/* 3: two-way channels — inbound dedup and what humans said or clicked. */
+	/* 3: two-way channels — inbound dedup, the inbox, what humans said or clicked. */
 	"CREATE TABLE seen_events ("
 	"  key TEXT PRIMARY KEY," /* 'env:<envelope id>', 'ev:<event id>', 'msg:<channel>:<ts>' */
 	"  channel TEXT NOT NULL,"
 	"  received_at INTEGER NOT NULL"
 	") WITHOUT ROWID;"
+	"CREATE TABLE inbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  channel TEXT NOT NULL,"
+	"  envelope_id TEXT NOT NULL,"
+	"  payload TEXT NOT NULL," /* the envelope as received: processed again after a crash */
+	"  received_at INTEGER NOT NULL,"
+	"  processed_at INTEGER"
+	");"
+	"CREATE INDEX inbox_unprocessed ON inbox(channel, processed_at, id);"
 	"CREATE TABLE human_events ("
 	"  id INTEGER PRIMARY KEY,"
 	"  incident_id INTEGER REFERENCES incidents(id),"

@@ -56,9 +56,18 @@ struct channel_env {
 	/* Records the result of a pending send in the outbox. */
 	void (*delivered)(void *daemon, const struct channel_delivery *dl);
 	/*
-	 * Hands a human event to the core (stored with its dedup keys in one
-	 * transaction); done(arg, result, note) runs on the loop thread after the
-	 * commit, result as in human.h or -1 on a store error.
+	 * Records an inbound envelope before it is acked (human_record in
+	 * bot/human.h: keys NULL-terminated, payload copied). done(arg, result,
+	 * inbox_id) runs on the loop thread after the commit: 1 new, 0 seen
+	 * before, -1 not recorded (do not ack).
+	 */
+	void (*record_inbound)(void *daemon, const char *channel, const char *const *keys,
+			       const char *envelope_id, const char *payload,
+			       void (*done)(void *arg, int result, int64_t inbox_id), void *arg);
+	/*
+	 * Hands a human event to the core (stored, its inbox row marked processed,
+	 * in one transaction); done(arg, result, note) runs on the loop thread
+	 * after the commit, result as in human.h or -1 on a store error.
 	 */
 	void (*human_event)(void *daemon, const struct human_event *ev,
 			    void (*done)(void *arg, int result, const char *note), void *arg);

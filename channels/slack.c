@@ -170,6 +170,25 @@ static void load_threads(struct slack *s)
 	sqlite3_finalize(st);
 }
 
+/* Envelopes a previous run recorded and acked but did not process (a crash). */
+static void replay_inbox(struct slack *s)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	if (sqlite3_prepare_v2(store_db(s->ch->env->store),
+			       "SELECT id, payload FROM inbox WHERE channel = 'slack'"
+			       " AND processed_at IS NULL ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		slack_process(s, store_col_text(st, 1), sqlite3_column_int64(st, 0));
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (n > 0)
+		log_info("event=slack_inbox_replay envelopes=%zu", n);
+}
+
 /* The outbox body of the incident's first Slack message (owned cJSON), or NULL. */
 static cJSON *root_message(struct slack *s, int64_t incident)
 {
@@ -764,6 +783,7 @@ static int slack_start(struct channel *ch, const struct config *cfg, char *err, 
 		log_warnx("event=slack_anyone_may_act hint=\"channels.slack.allowed_users is empty: "
 			  "every member of the channel may ack, resolve and silence\"");
 	load_threads(s);
+	replay_inbox(s);
 	auth_test(s);
 	if (slack_sm_start(s, err, errlen) < 0) {
 		slack_stop(ch);

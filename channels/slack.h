@@ -166,6 +166,8 @@ void slack_sm_disconnect(struct slack *s, struct slack_conn *c, const char *reas
 /* slack_events.c */
 /* Handles one complete text message from connection c (hostile input: never trusts it). */
 void slack_on_frame(struct slack *s, struct slack_conn *c, const char *text, size_t len);
+/* Hands a recorded envelope (its JSON text) to the core; inbox_id is its inbox row. */
+void slack_process(struct slack *s, const char *text, int64_t inbox_id);
 
 /* What an envelope means, parsed; strings point into the cJSON it came from. */
 struct slack_inbound {

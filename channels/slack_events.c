@@ -3,11 +3,13 @@
  * text frame is parsed here (hostile input: not JSON, wrong types, missing
  * fields, unknown types are logged and skipped, never trusted), hello and
  * disconnect go to slack_socket.c, and each envelope becomes one
- * channel-neutral human event (bot/human.h) handed to the core with its
- * dedup keys — envelope id, event id, and channel:ts for messages (a mention
- * arrives both as app_mention and as message). The envelope is acked after
- * that transaction commits, so a crash before it means Slack redelivers, and
- * a redelivery after it is recognised as seen and only acked again.
+ * channel-neutral human event (bot/human.h). Exactly once: the envelope is
+ * first recorded with its dedup keys — envelope id, event id, and channel:ts
+ * for messages (a mention arrives both as app_mention and as message) — and
+ * its payload (the inbox); once that commits it is acked, and only then
+ * handed to the core, whose transaction marks it processed. A redelivery or
+ * a copy on a second connection is seen and only acked again; an envelope
+ * recorded but not processed (a crash) is processed at the next start.
  */
 #include "slack.h"
 
@@ -208,28 +210,24 @@ int slack_parse_envelope(const cJSON *env, const char *bot_user_id, const char *
 
 /* ---- handing envelopes to the core ---- */
 
-struct pending_ack {
+/* What an envelope turned into, for the log line when the core is done. */
+struct pending_event {
 	struct slack *s;
-	int conn_id;
 	char envelope_id[ID_MAX + 1];
 	char kind[16];
 };
 
 static void event_done(void *arg, int result, const char *note)
 {
-	struct pending_ack *p = arg;
+	struct pending_event *p = arg;
 
-	if (result < 0) {
-		/* Not recorded: no ack, so Slack delivers it again. */
-		log_error("event=slack_envelope_failed envelope=%s error=\"%s\"", p->envelope_id,
-			  note ? note : "");
-	} else {
-		slack_sm_ack(p->s, p->conn_id, p->envelope_id);
-		if (result == HUMAN_DUPLICATE)
-			p->s->duplicates++;
+	if (result < 0)
+		log_error("event=slack_envelope_failed envelope=%s error=\"%s\" hint=\"kept in the "
+			  "inbox, processed again at the next start\"",
+			  p->envelope_id, note ? note : "");
+	else
 		log_info("event=slack_envelope envelope=%s kind=%s result=%s note=\"%s\"",
 			 p->envelope_id, p->kind, human_result_name(result), note ? note : "");
-	}
 	free(p);
 }
 
@@ -255,34 +253,22 @@ static int64_t incident_of_message(struct slack *s, const char *channel, const c
 	return id;
 }
 
-static void envelope(struct slack *s, struct slack_conn *c, const cJSON *j)
+void slack_process(struct slack *s, const char *text, int64_t inbox_id)
 {
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithOpts(text, &end, 1);
 	struct slack_inbound in;
 	struct human_event ev;
-	struct pending_ack *p;
-	char k_env[80], k_ev[80], k_msg[160], label[48], text[TEXT_MAX + 1], ref[160];
-	size_t nk = 0;
+	struct pending_event *p;
+	char label[48], buf[TEXT_MAX + 1], ref[160];
 
-	if (slack_parse_envelope(j, s->bot_user_id, s->bot_id, &in) < 0) {
-		s->malformed++;
-		log_warnx("event=slack_frame_skipped connection=%d reason=\"envelope without a "
-			  "usable envelope_id or type\"",
-			  c->id);
-		return;
+	if (j == NULL || slack_parse_envelope(j, s->bot_user_id, s->bot_id, &in) < 0) {
+		cJSON_Delete(j);
+		return; /* recorded envelopes were parsed once already: not reached */
 	}
-	s->envelopes++;
 	memset(&ev, 0, sizeof(ev));
-	snprintf(k_env, sizeof(k_env), "env:%s", in.envelope_id);
-	ev.keys[nk++] = k_env;
-	if (in.event_id) {
-		snprintf(k_ev, sizeof(k_ev), "ev:%s", in.event_id);
-		ev.keys[nk++] = k_ev;
-	}
-	if (in.kind && (strcmp(in.kind, "message") == 0 || strcmp(in.kind, "mention") == 0)) {
-		snprintf(k_msg, sizeof(k_msg), "msg:%s:%s", in.channel, in.ts);
-		ev.keys[nk++] = k_msg;
-	}
 	ev.channel = "slack";
+	ev.inbox_id = inbox_id;
 	if (in.kind != NULL) {
 		if (strcmp(in.kind, "message") == 0 || strcmp(in.kind, "mention") == 0)
 			ev.incident_id = slack_incident_of_ts(s, in.thread_ts);
@@ -299,8 +285,8 @@ static void envelope(struct slack *s, struct slack_conn *c, const cJSON *j)
 	ev.user_label = label;
 	ev.action = in.action;
 	ev.claimed_incident = in.claimed_incident;
-	strlcpy0(text, in.text ? in.text : "", sizeof(text));
-	ev.text = text;
+	strlcpy0(buf, in.text ? in.text : "", sizeof(buf));
+	ev.text = buf;
 	snprintf(ref, sizeof(ref), "%s:%s", in.channel ? in.channel : "",
 		 in.ts ? in.ts : in.envelope_id);
 	ev.ref = ref;
@@ -310,10 +296,74 @@ static void envelope(struct slack *s, struct slack_conn *c, const cJSON *j)
 			  in.ignore_why ? in.ignore_why : "");
 	p = xcalloc(1, sizeof(*p));
 	p->s = s;
-	p->conn_id = c->id;
 	strlcpy0(p->envelope_id, in.envelope_id, sizeof(p->envelope_id));
 	strlcpy0(p->kind, in.kind ? in.kind : "ignored", sizeof(p->kind));
 	s->ch->env->human_event(s->ch->env->daemon, &ev, event_done, p);
+	cJSON_Delete(j);
+}
+
+/* An envelope between its arrival and its ack. */
+struct pending_ack {
+	struct slack *s;
+	int conn_id;
+	char envelope_id[ID_MAX + 1];
+	char *text; /* owned: the frame, processed once it is recorded */
+};
+
+static void recorded(void *arg, int result, int64_t inbox_id)
+{
+	struct pending_ack *p = arg;
+
+	if (result < 0) {
+		/* Not recorded: no ack, so Slack delivers it again. */
+		log_error("event=slack_envelope_not_recorded envelope=%s", p->envelope_id);
+	} else {
+		slack_sm_ack(p->s, p->conn_id, p->envelope_id);
+		if (result == 0) {
+			p->s->duplicates++;
+			log_info("event=slack_envelope envelope=%s result=duplicate", p->envelope_id);
+		} else {
+			slack_process(p->s, p->text, inbox_id);
+		}
+	}
+	free(p->text);
+	free(p);
+}
+
+/* Records the envelope (keys + payload), acks it, then hands it to the core. */
+static void envelope(struct slack *s, struct slack_conn *c, const cJSON *j, const char *text)
+{
+	struct slack_inbound in;
+	struct pending_ack *p;
+	const char *keys[HUMAN_MAX_KEYS + 1] = {0};
+	char k_env[80], k_ev[80], k_msg[160];
+	size_t nk = 0;
+
+	if (slack_parse_envelope(j, s->bot_user_id, s->bot_id, &in) < 0) {
+		s->malformed++;
+		log_warnx("event=slack_frame_skipped connection=%d reason=\"envelope without a "
+			  "usable envelope_id or type\"",
+			  c->id);
+		return;
+	}
+	s->envelopes++;
+	snprintf(k_env, sizeof(k_env), "env:%s", in.envelope_id);
+	keys[nk++] = k_env;
+	if (in.event_id) {
+		snprintf(k_ev, sizeof(k_ev), "ev:%s", in.event_id);
+		keys[nk++] = k_ev;
+	}
+	if (in.kind && (strcmp(in.kind, "message") == 0 || strcmp(in.kind, "mention") == 0)) {
+		snprintf(k_msg, sizeof(k_msg), "msg:%s:%s", in.channel, in.ts);
+		keys[nk++] = k_msg;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->s = s;
+	p->conn_id = c->id;
+	strlcpy0(p->envelope_id, in.envelope_id, sizeof(p->envelope_id));
+	p->text = xstrdup(text);
+	s->ch->env->record_inbound(s->ch->env->daemon, "slack", keys, in.envelope_id, text,
+				   recorded, p);
 }
 
 void slack_on_frame(struct slack *s, struct slack_conn *c, const char *text, size_t len)
@@ -337,7 +387,7 @@ void slack_on_frame(struct slack *s, struct slack_conn *c, const char *text, siz
 		slack_sm_disconnect(s, c, id_ok(reason) ? reason : "unknown");
 	} else if (type && (strcmp(type, "events_api") == 0 || strcmp(type, "interactive") == 0 ||
 			    strcmp(type, "slash_commands") == 0)) {
-		envelope(s, c, j);
+		envelope(s, c, j, text);
 	} else if (id_ok(jstr(j, "envelope_id"))) {
 		/* An envelope of a type we do not know: ack it so Slack stops resending. */
 		s->malformed++;
