@@ -118,13 +118,28 @@ static void conn_free(struct slack_conn *c)
 	free(c);
 }
 
-/* The wsi of c is gone (closed, failed, dropped). */
-static void conn_gone(struct slack_conn *c, const char *why)
+/* True when a connection that is not being replaced has said hello. */
+static bool has_live(const struct slack *s)
+{
+	for (int i = 0; i < SLACK_MAX_CONNS; i++)
+		if (s->conns[i] && s->conns[i]->wsi && s->conns[i]->ready && !s->conns[i]->retiring)
+			return true;
+	return false;
+}
+
+/*
+ * The socket of c is gone (closed, failed, dropped); wsi is the one the
+ * callback came with (its user data is cleared, so later callbacks for it
+ * are ignored). Reconnects unless a live connection or an attempt remains.
+ */
+static void conn_gone(struct slack_conn *c, struct lws *wsi, const char *why)
 {
 	struct slack *s = c->s;
 	bool was_ready = c->ready, retiring = c->retiring;
 
-	if (c->wsi)
+	if (wsi)
+		lws_set_opaque_user_data(wsi, NULL);
+	if (c->wsi && c->wsi != wsi)
 		lws_set_opaque_user_data(c->wsi, NULL);
 	for (int i = 0; i < SLACK_MAX_CONNS; i++)
 		if (s->conns[i] == c)
@@ -134,7 +149,7 @@ static void conn_gone(struct slack_conn *c, const char *why)
 	conn_free(c);
 	if (!was_ready && s->attempt == SM_CONNECTING)
 		s->attempt = SM_NONE; /* this was the attempt */
-	if (retiring || slack_sm_ready(s) || s->attempt != SM_NONE || s->sm_scheduled)
+	if (has_live(s) || s->attempt != SM_NONE || s->sm_scheduled)
 		return;
 	if (was_ready)
 		s->failures = 0; /* a connection that worked: start the backoff over */
@@ -168,7 +183,7 @@ static void sm_connect(struct slack *s, const char *url)
 		if (old->wsi)
 			lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		old->retiring = true;
-		conn_gone(old, "replaced");
+		conn_gone(old, old->wsi, "replaced");
 		slot = 0;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -198,7 +213,7 @@ static void sm_connect(struct slack *s, const char *url)
 		if (lws_client_connect_via_info(&cc) == NULL && s->conns[slot] != NULL &&
 		    s->conns[slot]->id == id) {
 			c->wsi = NULL;
-			conn_gone(c, "cannot start the WebSocket connection");
+			conn_gone(c, NULL, "cannot start the WebSocket connection");
 		}
 	}
 }
@@ -389,7 +404,7 @@ static int sm_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			snprintf(why, sizeof(why), "connect failed: %.120s",
 				 in ? (const char *)in : "(no detail)");
 			c->wsi = NULL;
-			conn_gone(c, why);
+			conn_gone(c, wsi, why);
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -408,11 +423,11 @@ static int sm_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (c)
-			conn_gone(c, "closed");
+			conn_gone(c, wsi, "closed");
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (c)
-			conn_gone(c, "destroyed");
+			conn_gone(c, wsi, "destroyed");
 		return 0;
 	default:
 		return 0;

@@ -41,6 +41,18 @@ done
 check_match "the replacement opened before the old connection closed" 'event=slack_socket_ready connection=2' \
 	"$(grep -E 'slack_socket_ready|slack_socket_closed' "$T/bot.log" | sed -n 2p)"
 
+# ---- warning, and the replacement's handshake fails once: retried, nothing lost
+before=$(opens)
+sd_ctl fail '{"method":"socket_mode.connect","status":503,"times":1}'
+for i in 1 2 3; do thread_message failover "$i"; done
+sd_ctl disconnect '{"reason":"warning"}'
+for i in 4 5 6; do thread_message failover "$i"; done
+twice() { [ "$(opens)" -ge $((before + 2)) ] && [ "$(ready_sockets)" = 1 ] && bot_ready; }
+wait_for 15 twice && ok "a failed replacement is retried and replaces the old connection" ||
+	not_ok "replacement retried" "$(opens) opens, $(ready_sockets) open"
+wait_for 10 all_in failover 6
+check "events around the failed replacement are processed once each" "6|6" "$(count_prefix failover)"
+
 # ---- an abrupt drop (no close frame): reconnect with backoff
 before=$(opens)
 sd_ctl drop
