@@ -195,7 +195,7 @@ struct http_client *http_client_start(void (*wake)(void *), void *wake_arg, char
 		snprintf(err, errlen, "curl_multi_init failed");
 		goto fail;
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
 	if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the HTTP client thread");
 		goto fail;

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_IN_FLIGHT 8
+#define MAX_IN_FLIGHT 16
 #define BACKOFF_MAX_MS 60000
 #define API_TIMEOUT_MS 10000
 
@@ -126,7 +126,8 @@ static const char *jstr(const cJSON *o, const char *k)
 
 struct slack_thread *slack_thread_of(struct slack *s, int64_t incident_id)
 {
-	for (struct slack_thread *t = s->threads; t && incident_id; t = t->next)
+	size_t b = (size_t)incident_id % ARRAY_LEN(s->tbuckets);
+	for (struct slack_thread *t = s->tbuckets[b]; t && incident_id; t = t->hnext)
 		if (t->incident_id == incident_id)
 			return t;
 	return NULL;
@@ -150,6 +151,8 @@ static struct slack_thread *thread_add(struct slack *s, int64_t incident, const 
 	strlcpy0(t->state, state ? state : "", sizeof(t->state));
 	t->next = s->threads;
 	s->threads = t;
+	t->hnext = s->tbuckets[(size_t)incident % ARRAY_LEN(s->tbuckets)];
+	s->tbuckets[(size_t)incident % ARRAY_LEN(s->tbuckets)] = t;
 	s->n_threads++;
 	return t;
 }
@@ -627,6 +630,18 @@ static void dispatch(struct slack *s, struct slack_item *it)
 	free(body);
 }
 
+/* True when it would open a thread: new incidents are announced before replies. */
+static bool opens_thread(struct slack *s, const struct slack_item *it)
+{
+	return it->incident_id != 0 && slack_thread_of(s, it->incident_id) == NULL;
+}
+
+/*
+ * Posts what may go now: each incident's messages in order (it->after), at
+ * most MAX_IN_FLIGHT at once, paced; when the queue is backed up, messages
+ * that open a thread go before replies, so a new incident is never stuck
+ * behind another's follow-ups.
+ */
 static void pump(struct slack *s)
 {
 	int64_t now = mono_ms(), wake = 0;
@@ -635,24 +650,28 @@ static void pump(struct slack *s)
 		schedule_pump(s, s->paused_until - now);
 		return;
 	}
-	for (struct slack_item *it = s->q_head; it && s->in_flight < MAX_IN_FLIGHT; it = it->next) {
-		if (it->in_flight || it->after != NULL)
-			continue;
-		if (it->not_before > now) {
-			if (wake == 0 || it->not_before < wake)
-				wake = it->not_before;
-			continue;
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct slack_item *it = s->q_head; it && s->in_flight < MAX_IN_FLIGHT;
+		     it = it->next) {
+			if (it->in_flight || it->after != NULL || opens_thread(s, it) != (pass == 0))
+				continue;
+			if (it->not_before > now) {
+				if (wake == 0 || it->not_before < wake)
+					wake = it->not_before;
+				continue;
+			}
+			if (s->next_post > now) {
+				if (wake == 0 || s->next_post < wake)
+					wake = s->next_post;
+				pass = 2;
+				break;
+			}
+			if (storm_size(s, it, now) >= 2)
+				dispatch_storm(s, it, now);
+			else
+				dispatch(s, it);
+			s->next_post = now + s->post_interval_ms;
 		}
-		if (s->next_post > now) {
-			if (wake == 0 || s->next_post < wake)
-				wake = s->next_post;
-			break;
-		}
-		if (storm_size(s, it, now) >= 2)
-			dispatch_storm(s, it, now);
-		else
-			dispatch(s, it);
-		s->next_post = now + s->post_interval_ms;
 	}
 	if (wake > 0)
 		schedule_pump(s, wake - now);

@@ -50,6 +50,7 @@ struct slack_item {
 /* An incident's thread in the channel. */
 struct slack_thread {
 	struct slack_thread *next;
+	struct slack_thread *hnext; /* the next in its hash bucket */
 	int64_t incident_id;
 	char ts[32];         /* the first message: thread_ts of every reply */
 	char state[24];      /* what its header shows ("" unknown, after a restart) */
@@ -106,6 +107,7 @@ struct slack {
 	int64_t paused_until;   /* mono ms: Retry-After */
 	lws_sorted_usec_list_t pump_sul;
 	struct slack_thread *threads;
+	struct slack_thread *tbuckets[1024]; /* by incident id */
 	size_t n_threads;
 
 	/* health */
