@@ -26,7 +26,12 @@ enum {
 	ST_SILENCE,
 	ST_INBOX,
 	ST_PROCESSED,
+	ST_PRUNE_SEEN,
+	ST_PRUNE_INBOX,
 };
+
+#define KEEP_MS (7LL * 86400 * 1000) /* dedup keys and processed envelopes kept a week */
+#define PRUNE_EVERY 256              /* records between two prunes */
 
 const char *human_result_name(int r)
 {
@@ -170,6 +175,9 @@ static int act(struct store *s, const struct human_event *ev, int64_t id, const 
 	return 0;
 }
 
+/* Writer thread only (the one caller of human_record). */
+static unsigned records_since_prune;
+
 int human_record(struct store *s, const char *channel, const char *const *keys,
 		 const char *envelope_id, const char *payload, int64_t now_ms, int64_t *inbox_id,
 		 char *err, size_t errlen)
@@ -178,6 +186,21 @@ int human_record(struct store *s, const char *channel, const char *const *keys,
 	sqlite3_stmt *st;
 
 	*inbox_id = 0;
+	if (++records_since_prune >= PRUNE_EVERY) {
+		/* Slack redelivers for minutes; a week covers that and any restart. */
+		records_since_prune = 0;
+		st = store_stmt(s, ST_PRUNE_SEEN, "DELETE FROM seen_events WHERE received_at < ?");
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, now_ms - KEEP_MS);
+			(void)sqlite3_step(st);
+		}
+		st = store_stmt(s, ST_PRUNE_INBOX,
+				"DELETE FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?");
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, now_ms - KEEP_MS);
+			(void)sqlite3_step(st);
+		}
+	}
 	for (size_t i = 0; i < HUMAN_MAX_KEYS && keys[i]; i++) {
 		int rc = record_key(s, keys[i], channel, now_ms);
 		if (rc < 0)

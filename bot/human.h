@@ -10,7 +10,7 @@
  *      resolve, silence 1h) for users who may act, the replies they cause,
  *      and the inbox row marked processed — one transaction.
  * A crash between 2 and 3 leaves an unprocessed inbox row, which the channel
- * processes at its next start. What free-text words mean belongs to the
+ * processes at its next start. Keys and processed envelopes are kept a week. What free-text words mean belongs to the
  * escalation logic.
  *
  * Threads: both run on the store writer (inside its transaction).
