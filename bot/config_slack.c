@@ -120,7 +120,8 @@ const struct key_spec config_slack_keys[] = {
 };
 /* clang-format on */
 
-/* channels.slack: listed means enabled unless enabled: false; then tokens and channel are required. */
+/* channels.slack: listed means enabled unless enabled: false; then tokens and channel are required.
+ */
 void config_set_slack(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
 		      void *field)
 {

@@ -38,11 +38,11 @@ struct http_client {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	CURLM *multi;
-	struct job *in_head, *in_tail;     /* guarded by mu */
+	struct job *in_head, *in_tail;	   /* guarded by mu */
 	struct job *done_head, *done_tail; /* guarded by mu */
-	struct job *active;                /* client thread only (and after it joined) */
-	size_t in_flight;                  /* guarded by mu */
-	bool stop;                         /* guarded by mu */
+	struct job *active;		   /* client thread only (and after it joined) */
+	size_t in_flight;		   /* guarded by mu */
+	bool stop;			   /* guarded by mu */
 	void (*wake)(void *);
 	void *wake_arg;
 };
@@ -95,7 +95,8 @@ static void job_prepare(struct job *j)
 	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->timeout_ms < 5000 ? j->timeout_ms : 5000L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 j->timeout_ms < 5000 ? j->timeout_ms : 5000L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "nightshift");
@@ -149,7 +150,8 @@ static void *client_main(void *arg)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
 			if (msg->data.result == CURLE_OK) {
-				curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE,
+						  &status);
 				j->error[0] = '\0';
 			} else if (j->error[0] == '\0') {
 				strlcpy0(j->error, curl_easy_strerror(msg->data.result),

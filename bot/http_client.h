@@ -19,22 +19,22 @@
 #define HTTP_CLIENT_MAX_BODY (1024 * 1024) /* response bodies beyond this fail */
 
 struct http_response {
-	int status;          /* HTTP status, 0 when no response came (see error) */
-	const char *body;    /* NUL-terminated, "" when empty; valid during done() only */
+	int status;	  /* HTTP status, 0 when no response came (see error) */
+	const char *body; /* NUL-terminated, "" when empty; valid during done() only */
 	size_t body_len;
-	int retry_after_s;   /* Retry-After in seconds, -1 when absent */
-	const char *error;   /* transport error text, "" on a response */
+	int retry_after_s; /* Retry-After in seconds, -1 when absent */
+	const char *error; /* transport error text, "" on a response */
 	int64_t elapsed_ms;
 };
 
 struct http_request {
-	const char *method;       /* "GET" or "POST" */
-	const char *url;          /* copied */
+	const char *method;	  /* "GET" or "POST" */
+	const char *url;	  /* copied */
 	const char *content_type; /* copied; NULL for none */
-	const char *bearer;       /* copied; Authorization: Bearer …, never logged */
-	const char *body;         /* copied; NULL for none */
+	const char *bearer;	  /* copied; Authorization: Bearer …, never logged */
+	const char *body;	  /* copied; NULL for none */
 	size_t body_len;
-	long timeout_ms;          /* whole request; 0 means 10 s */
+	long timeout_ms; /* whole request; 0 means 10 s */
 	/* Loop thread, from http_client_drain(): the result (borrowed). */
 	void (*done)(void *arg, const struct http_response *r);
 	void *arg;

@@ -30,8 +30,8 @@ enum {
 	ST_PRUNE_INBOX,
 };
 
-#define KEEP_MS (7LL * 86400 * 1000) /* dedup keys and processed envelopes kept a week */
-#define PRUNE_EVERY 256              /* records between two prunes */
+#define KEEP_MS	    (7LL * 86400 * 1000) /* dedup keys and processed envelopes kept a week */
+#define PRUNE_EVERY 256			 /* records between two prunes */
 
 const char *human_result_name(int r)
 {
@@ -42,9 +42,10 @@ const char *human_result_name(int r)
 /* 1 when key is new (now recorded), 0 when seen before, -1 on error. */
 static int record_key(struct store *s, const char *key, const char *channel, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_SEEN,
-				      "INSERT OR IGNORE INTO seen_events (key, channel, received_at)"
-				      " VALUES (?,?,?)");
+	sqlite3_stmt *st =
+	    store_stmt(s, ST_SEEN,
+		       "INSERT OR IGNORE INTO seen_events (key, channel, received_at)"
+		       " VALUES (?,?,?)");
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, 1, key);
@@ -135,8 +136,7 @@ static int exec_update(struct store *s, int slot, const char *sql, int64_t id, c
 
 /* Carries out an allowed action; writes what happened into note and the reply text. */
 static int act(struct store *s, const struct human_event *ev, int64_t id, const char *state,
-	       const char *who, int64_t now, char *note, size_t notelen, char *text,
-	       size_t textlen)
+	       const char *who, int64_t now, char *note, size_t notelen, char *text, size_t textlen)
 {
 	text[0] = '\0';
 	if (strcmp(ev->action, "ack") == 0) {
@@ -146,10 +146,11 @@ static int act(struct store *s, const struct human_event *ev, int64_t id, const 
 		}
 		snprintf(note, notelen, "acknowledged");
 		snprintf(text, textlen, "\xF0\x9F\x91\x8D Acknowledged by %s", who);
-		return exec_update(s, ST_ACK,
-				   "UPDATE incidents SET state = 'acknowledged', acknowledged_by = ?2,"
-				   " last_seen_at = max(last_seen_at, ?1) WHERE id = ?3",
-				   id, ev->user, now);
+		return exec_update(
+		    s, ST_ACK,
+		    "UPDATE incidents SET state = 'acknowledged', acknowledged_by = ?2,"
+		    " last_seen_at = max(last_seen_at, ?1) WHERE id = ?3",
+		    id, ev->user, now);
 	}
 	if (strcmp(ev->action, "resolve") == 0) {
 		if (strcmp(state, "resolved") == 0) {
@@ -194,8 +195,9 @@ int human_record(struct store *s, const char *channel, const char *const *keys,
 			sqlite3_bind_int64(st, 1, now_ms - KEEP_MS);
 			(void)sqlite3_step(st);
 		}
-		st = store_stmt(s, ST_PRUNE_INBOX,
-				"DELETE FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?");
+		st = store_stmt(
+		    s, ST_PRUNE_INBOX,
+		    "DELETE FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?");
 		if (st != NULL) {
 			sqlite3_bind_int64(st, 1, now_ms - KEEP_MS);
 			(void)sqlite3_step(st);
@@ -204,7 +206,8 @@ int human_record(struct store *s, const char *channel, const char *const *keys,
 	for (size_t i = 0; i < HUMAN_MAX_KEYS && keys[i]; i++) {
 		int rc = record_key(s, keys[i], channel, now_ms);
 		if (rc < 0)
-			return snprintf(err, errlen, "seen_events: %s", sqlite3_errmsg(store_db(s))),
+			return snprintf(err, errlen, "seen_events: %s",
+					sqlite3_errmsg(store_db(s))),
 			       -1;
 		if (rc == 0)
 			is_new = false; /* keep recording the others: a later copy has them all */

@@ -10,8 +10,8 @@
  *      resolve, silence 1h) for users who may act, the replies they cause,
  *      and the inbox row marked processed — one transaction.
  * A crash between 2 and 3 leaves an unprocessed inbox row, which the channel
- * processes at its next start. Keys and processed envelopes are kept a week. What free-text words mean belongs to the
- * escalation logic.
+ * processes at its next start. Keys and processed envelopes are kept a week. What free-text words
+ * mean belongs to the escalation logic.
  *
  * Threads: both run on the store writer (inside its transaction).
  */
@@ -24,7 +24,7 @@
 
 struct store;
 
-#define HUMAN_MAX_KEYS 4
+#define HUMAN_MAX_KEYS	  4
 #define HUMAN_MAX_PAYLOAD (256 * 1024)
 
 /*
@@ -39,24 +39,25 @@ int human_record(struct store *s, const char *channel, const char *const *keys,
 
 /* All strings borrowed. */
 struct human_event {
-	const char *channel;    /* "slack" */
-	const char *kind;       /* message, mention, reaction, action, command; NULL = only dedup */
-	int64_t incident_id;    /* 0 when not about a known incident */
-	const char *claimed_incident; /* the id a button or command named (checked, never trusted) */
-	const char *user;       /* the channel's user id */
+	const char *channel; /* "slack" */
+	const char *kind;    /* message, mention, reaction, action, command; NULL = only dedup */
+	int64_t incident_id; /* 0 when not about a known incident */
+	const char
+	    *claimed_incident;	/* the id a button or command named (checked, never trusted) */
+	const char *user;	/* the channel's user id */
 	const char *user_label; /* how a message names them, e.g. "<@U123>" (NULL: user) */
-	const char *action;     /* "ack", "resolve", "silence_1h" or NULL */
-	const char *text;       /* what they wrote, the reaction name… (may be NULL) */
-	const char *ref;        /* where it came from, e.g. "C0123:1712345678.000100" */
-	bool allowed;           /* the user may act (allowed_users) */
-	int64_t inbox_id;       /* the inbox row to mark processed (0 none) */
+	const char *action;	/* "ack", "resolve", "silence_1h" or NULL */
+	const char *text;	/* what they wrote, the reaction name… (may be NULL) */
+	const char *ref;	/* where it came from, e.g. "C0123:1712345678.000100" */
+	bool allowed;		/* the user may act (allowed_users) */
+	int64_t inbox_id;	/* the inbox row to mark processed (0 none) */
 };
 
 enum human_result {
-	HUMAN_STORED = 0,   /* recorded (an action was carried out when the note says so) */
-	HUMAN_DUPLICATE,    /* human_record: seen before, nothing to do */
-	HUMAN_REFUSED,      /* an action by a user who may not act: refused, a reply queued */
-	HUMAN_IGNORED,      /* kind NULL: nothing to store */
+	HUMAN_STORED = 0, /* recorded (an action was carried out when the note says so) */
+	HUMAN_DUPLICATE,  /* human_record: seen before, nothing to do */
+	HUMAN_REFUSED,	  /* an action by a user who may not act: refused, a reply queued */
+	HUMAN_IGNORED,	  /* kind NULL: nothing to store */
 };
 
 /*

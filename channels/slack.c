@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_IN_FLIGHT 16
+#define MAX_IN_FLIGHT  16
 #define BACKOFF_MAX_MS 60000
 #define API_TIMEOUT_MS 10000
 
@@ -56,9 +56,10 @@ bool slack_user_allowed(const struct slack *s, const char *user)
 bool slack_error_is_fatal(const char *e)
 {
 	static const char *const fatal_errors[] = {
-	    "channel_not_found", "not_in_channel",   "is_archived",    "invalid_auth",
-	    "not_authed",        "account_inactive", "token_revoked",  "token_expired",
-	    "missing_scope",     "no_permission",    "team_disabled",  "user_removed_from_team",
+	    "channel_not_found",      "not_in_channel",	    "is_archived",
+	    "invalid_auth",	      "not_authed",	    "account_inactive",
+	    "token_revoked",	      "token_expired",	    "missing_scope",
+	    "no_permission",	      "team_disabled",	    "user_removed_from_team",
 	    "not_allowed_token_type", "org_login_required", "ekm_access_denied",
 	};
 	for (size_t i = 0; e && i < ARRAY_LEN(fatal_errors); i++)
@@ -82,9 +83,9 @@ static int64_t backoff_ms(int n)
 	return base - base / 5 + (int64_t)(random() % (base * 2 / 5 + 1));
 }
 
-void slack_api_call(struct slack *s, const char *method, const char *content_type,
-		    const char *body, bool app_token,
-		    void (*done)(void *arg, const struct http_response *r), void *arg)
+void slack_api_call(struct slack *s, const char *method, const char *content_type, const char *body,
+		    bool app_token, void (*done)(void *arg, const struct http_response *r),
+		    void *arg)
 {
 	char url[1024];
 	struct http_request rq = {
@@ -161,11 +162,12 @@ static struct slack_thread *thread_add(struct slack *s, int64_t incident, const 
 static void load_threads(struct slack *s)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(store_db(s->ch->env->store),
-			       "SELECT incident_id, thread_ref,"
-			       " count(*) OVER (PARTITION BY thread_ref) > 1 FROM threads"
-			       " WHERE channel = 'slack' AND thread_ref IS NOT NULL ORDER BY incident_id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		store_db(s->ch->env->store),
+		"SELECT incident_id, thread_ref,"
+		" count(*) OVER (PARTITION BY thread_ref) > 1 FROM threads"
+		" WHERE channel = 'slack' AND thread_ref IS NOT NULL ORDER BY incident_id",
+		-1, &st, NULL) != SQLITE_OK)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW)
 		thread_add(s, sqlite3_column_int64(st, 0), store_col_text(st, 1), "",
@@ -388,7 +390,8 @@ static enum outcome classify(struct slack *s, const struct http_response *r, con
 	}
 	if (r->status == 0 || r->status >= 500 || (r->status == 200 && j == NULL) ||
 	    (err && error_is_transient(err))) {
-		snprintf(why, whylen, "%.120s", err ? err : (r->error[0] ? r->error : "bad response"));
+		snprintf(why, whylen, "%.120s",
+			 err ? err : (r->error[0] ? r->error : "bad response"));
 		return OUT_RETRY;
 	}
 	if (j && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok")))
@@ -437,12 +440,8 @@ static void post_done(void *arg, const struct http_response *r)
 			  "retry_after_s=%s outbox=%lld",
 			  (long long)it->incident_id, why, (long long)it->outbox_id);
 		break;
-	case OUT_RETRY:
-		item_retry(it, now, r->status, why);
-		break;
-	case OUT_FAILED:
-		item_failed(s, it, r->status, why);
-		break;
+	case OUT_RETRY: item_retry(it, now, r->status, why); break;
+	case OUT_FAILED: item_failed(s, it, r->status, why); break;
 	case OUT_OK: {
 		const char *ts = jstr(j, "ts"), *chan = jstr(j, "channel");
 		const char *state = jstr(it->msg, "state");
@@ -482,7 +481,7 @@ static void post_done(void *arg, const struct http_response *r)
 
 /* ---- alert storms: one summary message for new incidents of one group ---- */
 
-#define STORM_MAX 50   /* incidents per summary message */
+#define STORM_MAX   50 /* incidents per summary message */
 #define STORM_LINES 15 /* listed by headline; the rest are counted */
 
 struct storm {
@@ -554,8 +553,9 @@ static void dispatch_storm(struct slack *s, struct slack_item *leader, int64_t n
 			st->items[st->n++] = it;
 	buf_init(&b, 0);
 	buf_init(&fb, 0);
-	buf_printf(&b, "\xF0\x9F\x8C\xA9 *%zu new incidents at once* from one alert group "
-		       "\xE2\x80\x94 one message instead of %zu:",
+	buf_printf(&b,
+		   "\xF0\x9F\x8C\xA9 *%zu new incidents at once* from one alert group "
+		   "\xE2\x80\x94 one message instead of %zu:",
 		   st->n, st->n);
 	for (size_t i = 0; i < st->n && i < STORM_LINES; i++) {
 		const char *h = jstr(st->items[i]->msg, "headline");
@@ -611,8 +611,8 @@ static void dispatch(struct slack *s, struct slack_item *it)
 	bool own = t != NULL && t->shared && state && strcmp(state, "escalated") == 0;
 	bool opens = (t == NULL || own) && it->incident_id != 0;
 	/* A message that opens a thread starts with the headline, whatever its kind. */
-	cJSON *o = slack_blocks_object(it->msg, opens && !it->thread_start ? (state ? state : "")
-									    : NULL);
+	cJSON *o =
+	    slack_blocks_object(it->msg, opens && !it->thread_start ? (state ? state : "") : NULL);
 	char *body;
 
 	cJSON_AddStringToObject(o, "channel", s->channel_id);
@@ -653,7 +653,8 @@ static void pump(struct slack *s)
 	for (int pass = 0; pass < 2; pass++) {
 		for (struct slack_item *it = s->q_head; it && s->in_flight < MAX_IN_FLIGHT;
 		     it = it->next) {
-			if (it->in_flight || it->after != NULL || opens_thread(s, it) != (pass == 0))
+			if (it->in_flight || it->after != NULL ||
+			    opens_thread(s, it) != (pass == 0))
 				continue;
 			if (it->not_before > now) {
 				if (wake == 0 || it->not_before < wake)
@@ -712,8 +713,9 @@ static void auth_done(void *arg, const struct http_response *r)
 			  err);
 	} else {
 		int64_t delay = backoff_ms(++s->auth_attempts);
-		log_warnx("event=slack_auth_retry status=%d error=\"%s\" retry_in_ms=%lld", r->status,
-			  err ? err : (r->error[0] ? r->error : "bad response"), (long long)delay);
+		log_warnx("event=slack_auth_retry status=%d error=\"%s\" retry_in_ms=%lld",
+			  r->status, err ? err : (r->error[0] ? r->error : "bad response"),
+			  (long long)delay);
 		if (!s->stopping)
 			lws_sul_schedule(s->ch->env->ctx, 0, &s->auth_sul, auth_cb,
 					 delay * LWS_US_PER_MS);
@@ -799,8 +801,9 @@ static int slack_start(struct channel *ch, const struct config *cfg, char *err, 
 		return -1;
 	}
 	if (s->n_allowed == 0)
-		log_warnx("event=slack_anyone_may_act hint=\"channels.slack.allowed_users is empty: "
-			  "every member of the channel may ack, resolve and silence\"");
+		log_warnx(
+		    "event=slack_anyone_may_act hint=\"channels.slack.allowed_users is empty: "
+		    "every member of the channel may ack, resolve and silence\"");
 	load_threads(s);
 	replay_inbox(s);
 	auth_test(s);
@@ -910,10 +913,10 @@ static void slack_stop(struct channel *ch)
 }
 
 const struct channel_ops slack_channel = {
-	.name = "slack",
-	.enabled = slack_enabled,
-	.start = slack_start,
-	.send = slack_send,
-	.health = slack_health,
-	.stop = slack_stop,
+    .name = "slack",
+    .enabled = slack_enabled,
+    .start = slack_start,
+    .send = slack_send,
+    .health = slack_health,
+    .stop = slack_stop,
 };

@@ -27,7 +27,7 @@
 struct http_response;
 
 #define SLACK_MAX_FRAME (256 * 1024) /* a reassembled Socket Mode message larger is skipped */
-#define SLACK_MAX_CONNS 2            /* the current socket and its replacement */
+#define SLACK_MAX_CONNS 2	     /* the current socket and its replacement */
 
 /* One outbox message waiting for (or in) a chat.postMessage. */
 struct slack_item {
@@ -37,11 +37,11 @@ struct slack_item {
 	int64_t outbox_id;
 	int64_t incident_id;
 	char kind[32];
-	cJSON *msg;          /* owned: the parsed outbox body */
+	cJSON *msg; /* owned: the parsed outbox body */
 	bool in_flight;
-	int attempts;        /* failed tries so far (5xx, network) */
+	int attempts;	     /* failed tries so far (5xx, network) */
 	int64_t not_before;  /* mono ms: retry backoff */
-	bool root;           /* in flight as the thread's first message */
+	bool root;	     /* in flight as the thread's first message */
 	bool thread_start;   /* the message that opens the incident's thread */
 	char group[160];     /* the incident's Alertmanager group key ("" none) */
 	int64_t queued_mono; /* for the latency figure */
@@ -52,21 +52,21 @@ struct slack_thread {
 	struct slack_thread *next;
 	struct slack_thread *hnext; /* the next in its hash bucket */
 	int64_t incident_id;
-	char ts[32];         /* the first message: thread_ts of every reply */
-	char state[24];      /* what its header shows ("" unknown, after a restart) */
-	bool shared;         /* a storm summary's thread, shared with other incidents */
+	char ts[32];	/* the first message: thread_ts of every reply */
+	char state[24]; /* what its header shows ("" unknown, after a restart) */
+	bool shared;	/* a storm summary's thread, shared with other incidents */
 };
 
 /* One Socket Mode WebSocket. */
 struct slack_conn {
 	struct slack *s;
-	struct lws *wsi;     /* NULL once closed */
-	int id;              /* 1, 2, … for logs */
-	bool ready;          /* hello received */
-	bool retiring;       /* replaced: close once the new one is ready */
-	bool close_pending;  /* send a close frame once the acks are out */
-	struct buf rx;       /* reassembly of a fragmented message */
-	bool rx_skip;        /* the current message is too large: skip to its end */
+	struct lws *wsi;    /* NULL once closed */
+	int id;		    /* 1, 2, … for logs */
+	bool ready;	    /* hello received */
+	bool retiring;	    /* replaced: close once the new one is ready */
+	bool close_pending; /* send a close frame once the acks are out */
+	struct buf rx;	    /* reassembly of a fragmented message */
+	bool rx_skip;	    /* the current message is too large: skip to its end */
 	struct outframe *out_head, *out_tail; /* acks waiting for CLIENT_WRITEABLE */
 };
 
@@ -78,9 +78,9 @@ struct outframe {
 
 /* Where the attempt at a (new) connection stands. */
 enum slack_sm_attempt {
-	SM_NONE = 0,    /* no attempt running (one may be scheduled) */
-	SM_OPENING,     /* apps.connections.open in flight */
-	SM_CONNECTING,  /* WebSocket handshake, waiting for hello */
+	SM_NONE = 0,   /* no attempt running (one may be scheduled) */
+	SM_OPENING,    /* apps.connections.open in flight */
+	SM_CONNECTING, /* WebSocket handshake, waiting for hello */
 };
 
 struct slack {
@@ -103,26 +103,26 @@ struct slack {
 	struct slack_item *q_head, *q_tail;
 	size_t queued;
 	int in_flight;
-	int64_t next_post;      /* mono ms: pacing */
-	int64_t paused_until;   /* mono ms: Retry-After */
+	int64_t next_post;    /* mono ms: pacing */
+	int64_t paused_until; /* mono ms: Retry-After */
 	lws_sorted_usec_list_t pump_sul;
 	struct slack_thread *threads;
 	struct slack_thread *tbuckets[1024]; /* by incident id */
 	size_t n_threads;
 
 	/* health */
-	char api_error[160];    /* a non-retryable Web API error, until a post succeeds */
-	char sm_error[160];     /* why Socket Mode stopped, or "" */
+	char api_error[160];	    /* a non-retryable Web API error, until a post succeeds */
+	char sm_error[160];	    /* why Socket Mode stopped, or "" */
 	int64_t disconnected_since; /* mono ms, 0 while connected */
 
 	/* Socket Mode (slack_socket.c) */
 	struct lws_vhost *vhost;
 	enum slack_sm_attempt attempt;
-	bool sm_stopped;        /* link_disabled or a fatal auth error: no more tries */
-	bool sm_scheduled;      /* an attempt is scheduled on sm_sul */
+	bool sm_stopped;   /* link_disabled or a fatal auth error: no more tries */
+	bool sm_scheduled; /* an attempt is scheduled on sm_sul */
 	struct slack_conn *conns[SLACK_MAX_CONNS];
 	int next_conn_id;
-	int failures;           /* consecutive failed (re)connects: backoff */
+	int failures; /* consecutive failed (re)connects: backoff */
 	lws_sorted_usec_list_t sm_sul;
 	bool stopping;
 	uint64_t sm_opens, sm_hellos, envelopes, duplicates, malformed;
@@ -134,8 +134,8 @@ struct slack_thread *slack_thread_of(struct slack *s, int64_t incident_id);
 /* The incident whose thread starts at ts, or 0. */
 int64_t slack_incident_of_ts(struct slack *s, const char *ts);
 /* POSTs method with the bot (or app) token; done gets the response on the loop thread. */
-void slack_api_call(struct slack *s, const char *method, const char *content_type,
-		    const char *body, bool app_token, void (*done)(void *arg, const struct http_response *r),
+void slack_api_call(struct slack *s, const char *method, const char *content_type, const char *body,
+		    bool app_token, void (*done)(void *arg, const struct http_response *r),
 		    void *arg);
 /* True when user may act (allowed_users empty = everyone). */
 bool slack_user_allowed(const struct slack *s, const char *user);
@@ -174,16 +174,16 @@ void slack_process(struct slack *s, const char *text, int64_t inbox_id);
 /* What an envelope means, parsed; strings point into the cJSON it came from. */
 struct slack_inbound {
 	const char *envelope_id;
-	const char *type;       /* events_api, interactive, slash_commands */
-	const char *kind;       /* human event kind, NULL when ignored */
+	const char *type;	/* events_api, interactive, slash_commands */
+	const char *kind;	/* human event kind, NULL when ignored */
 	const char *ignore_why; /* set when kind is NULL */
 	const char *event_id;
 	const char *user;
 	const char *channel;
-	const char *ts;         /* the message (or reacted item) ts */
+	const char *ts; /* the message (or reacted item) ts */
 	const char *thread_ts;
 	const char *text;
-	const char *action;     /* ack / resolve / silence_1h */
+	const char *action; /* ack / resolve / silence_1h */
 	const char *claimed_incident;
 	char action_buf[16];
 	char claim_buf[24];

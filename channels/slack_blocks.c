@@ -49,17 +49,10 @@ void slack_escape(struct buf *b, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
-		case '&':
-			buf_puts(b, "&amp;");
-			break;
-		case '<':
-			buf_puts(b, "&lt;");
-			break;
-		case '>':
-			buf_puts(b, "&gt;");
-			break;
-		default:
-			buf_append(b, s, 1);
+		case '&': buf_puts(b, "&amp;"); break;
+		case '<': buf_puts(b, "&lt;"); break;
+		case '>': buf_puts(b, "&gt;"); break;
+		default: buf_append(b, s, 1);
 		}
 	}
 }

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID_MAX 64     /* ids longer than this are not Slack's */
+#define ID_MAX	 64   /* ids longer than this are not Slack's */
 #define TEXT_MAX 4000 /* what is kept of a message */
 
 static const char *jstr(const cJSON *o, const char *k)
@@ -126,7 +126,8 @@ static const char *action_name(const char *s, size_t n)
 		return "ack";
 	if (n == 7 && strncmp(s, "resolve", 7) == 0)
 		return "resolve";
-	if ((n == 7 && strncmp(s, "silence", 7) == 0) || (n == 10 && strncmp(s, "silence_1h", 10) == 0))
+	if ((n == 7 && strncmp(s, "silence", 7) == 0) ||
+	    (n == 10 && strncmp(s, "silence_1h", 10) == 0))
 		return "silence_1h";
 	return NULL;
 }
@@ -321,7 +322,8 @@ static void recorded(void *arg, int result, int64_t inbox_id)
 		slack_sm_ack(p->s, p->conn_id, p->envelope_id);
 		if (result == 0) {
 			p->s->duplicates++;
-			log_info("event=slack_envelope envelope=%s result=duplicate", p->envelope_id);
+			log_info("event=slack_envelope envelope=%s result=duplicate",
+				 p->envelope_id);
 		} else {
 			slack_process(p->s, p->text, inbox_id);
 		}
@@ -391,8 +393,9 @@ void slack_on_frame(struct slack *s, struct slack_conn *c, const char *text, siz
 	} else if (id_ok(jstr(j, "envelope_id"))) {
 		/* An envelope of a type we do not know: ack it so Slack stops resending. */
 		s->malformed++;
-		log_warnx("event=slack_frame_skipped connection=%d reason=\"unknown envelope type\"",
-			  c->id);
+		log_warnx(
+		    "event=slack_frame_skipped connection=%d reason=\"unknown envelope type\"",
+		    c->id);
 		slack_sm_ack(s, c->id, jstr(j, "envelope_id"));
 	} else {
 		s->malformed++;

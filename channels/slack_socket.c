@@ -290,7 +290,8 @@ void slack_sm_disconnect(struct slack *s, struct slack_conn *c, const char *reas
 {
 	log_info("event=slack_disconnect connection=%d reason=%s", c->id, reason);
 	if (strcmp(reason, "link_disabled") == 0) {
-		sm_stop_for_good(s, "link_disabled: Socket Mode was turned off in the app settings");
+		sm_stop_for_good(s,
+				 "link_disabled: Socket Mode was turned off in the app settings");
 		return;
 	}
 	if (strcmp(reason, "warning") == 0 || strcmp(reason, "refresh_requested") == 0) {
@@ -324,9 +325,10 @@ void slack_sm_ack(struct slack *s, int conn_id, const char *envelope_id)
 		if (s->conns[i] && s->conns[i]->wsi && s->conns[i]->ready)
 			c = s->conns[i];
 	if (c == NULL) {
-		log_warnx("event=slack_ack_lost envelope=%s reason=\"no open connection; Slack will "
-			  "redeliver\"",
-			  envelope_id);
+		log_warnx(
+		    "event=slack_ack_lost envelope=%s reason=\"no open connection; Slack will "
+		    "redeliver\"",
+		    envelope_id);
 		return;
 	}
 	buf_init(&b, 0);
@@ -350,7 +352,8 @@ static int on_writeable(struct slack_conn *c)
 {
 	struct outframe *f = c->out_head;
 	if (f != NULL) {
-		int n = lws_write(c->wsi, (unsigned char *)f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
+		int n =
+		    lws_write(c->wsi, (unsigned char *)f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
 		c->out_head = f->next;
 		if (c->out_head == NULL)
 			c->out_tail = NULL;
@@ -415,8 +418,7 @@ static int sm_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		if (c)
 			on_receive(c, wsi, in, len);
 		return 0;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return c ? on_writeable(c) : 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE: return c ? on_writeable(c) : 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (c)
 			log_info("event=slack_socket_peer_close connection=%d", c->id);
@@ -429,8 +431,7 @@ static int sm_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		if (c)
 			conn_gone(c, wsi, "destroyed");
 		return 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 

@@ -47,13 +47,14 @@ int main(int argc, char **argv)
 	for (long i = 1; i <= n; i++) {
 		struct timeval tv, done;
 		long status = 0;
-		snprintf(body, sizeof(body),
-			 "{\"receiver\":\"bench\",\"status\":\"firing\",\"version\":\"4\","
-			 "\"groupKey\":\"{}:{alertname=\\\"%s%ld\\\"}\",\"alerts\":[{\"status\":"
-			 "\"firing\",\"labels\":{\"alertname\":\"%s%ld\",\"namespace\":\"prod-bench\","
-			 "\"severity\":\"critical\"},\"annotations\":{\"summary\":\"bench %ld\"},"
-			 "\"startsAt\":\"2026-11-25T12:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\"}]}",
-			 argv[4], i, argv[4], i, i);
+		snprintf(
+		    body, sizeof(body),
+		    "{\"receiver\":\"bench\",\"status\":\"firing\",\"version\":\"4\","
+		    "\"groupKey\":\"{}:{alertname=\\\"%s%ld\\\"}\",\"alerts\":[{\"status\":"
+		    "\"firing\",\"labels\":{\"alertname\":\"%s%ld\",\"namespace\":\"prod-bench\","
+		    "\"severity\":\"critical\"},\"annotations\":{\"summary\":\"bench %ld\"},"
+		    "\"startsAt\":\"2026-11-25T12:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\"}]}",
+		    argv[4], i, argv[4], i, i);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		gettimeofday(&tv, NULL);
 		if (curl_easy_perform(c) == CURLE_OK)

@@ -62,9 +62,9 @@ static void test_blocks_first_message(void)
 	btn = cJSON_GetArrayItem(actions, 0);
 	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(btn, "action_id")), "ack");
 	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(btn, "value")), "42");
-	CHECK_STR(cJSON_GetStringValue(
-		      cJSON_GetObjectItem(cJSON_GetObjectItem(btn, "text"), "text")),
-		  "Acknowledge");
+	CHECK_STR(
+	    cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(btn, "text"), "text")),
+	    "Acknowledge");
 	btn = cJSON_GetArrayItem(actions, 2);
 	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(btn, "action_id")), "silence_1h");
 	/* The plain-text fallback: headline and the text's first line, unescaped. */
@@ -152,11 +152,12 @@ static void test_envelope_message(void)
 	struct slack_inbound in;
 	cJSON *j;
 
-	CHECK_INT(parse("{\"envelope_id\":\"e1\",\"type\":\"events_api\",\"payload\":{\"event_id\":"
-			"\"Ev1\",\"event\":{\"type\":\"message\",\"user\":\"U1\",\"channel\":\"C1\","
-			"\"text\":\"still failing\",\"ts\":\"2.0\",\"thread_ts\":\"1.0\"}}}",
-			&in, &j),
-		  0);
+	CHECK_INT(
+	    parse("{\"envelope_id\":\"e1\",\"type\":\"events_api\",\"payload\":{\"event_id\":"
+		  "\"Ev1\",\"event\":{\"type\":\"message\",\"user\":\"U1\",\"channel\":\"C1\","
+		  "\"text\":\"still failing\",\"ts\":\"2.0\",\"thread_ts\":\"1.0\"}}}",
+		  &in, &j),
+	    0);
 	CHECK_STR(in.kind, "message");
 	CHECK_STR(in.envelope_id, "e1");
 	CHECK_STR(in.event_id, "Ev1");
@@ -171,9 +172,10 @@ static void test_envelope_message(void)
 	      &in, &j);
 	CHECK(in.kind == NULL);
 	cJSON_Delete(j);
-	parse("{\"envelope_id\":\"e3\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":"
-	      "\"message\",\"bot_id\":\"BBOT\",\"user\":\"U9\",\"channel\":\"C1\",\"ts\":\"3.0\"}}}",
-	      &in, &j);
+	parse(
+	    "{\"envelope_id\":\"e3\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":"
+	    "\"message\",\"bot_id\":\"BBOT\",\"user\":\"U9\",\"channel\":\"C1\",\"ts\":\"3.0\"}}}",
+	    &in, &j);
 	CHECK(in.kind == NULL);
 	cJSON_Delete(j);
 	parse("{\"envelope_id\":\"e4\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":"
@@ -187,10 +189,11 @@ static void test_envelope_message(void)
 	      &in, &j);
 	CHECK(in.kind == NULL);
 	cJSON_Delete(j);
-	parse("{\"envelope_id\":\"e6\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":"
-	      "\"app_mention\",\"user\":\"U1\",\"channel\":\"C1\",\"ts\":\"5.0\",\"text\":\"<@UBOT> "
-	      "hi\"}}}",
-	      &in, &j);
+	parse(
+	    "{\"envelope_id\":\"e6\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":"
+	    "\"app_mention\",\"user\":\"U1\",\"channel\":\"C1\",\"ts\":\"5.0\",\"text\":\"<@UBOT> "
+	    "hi\"}}}",
+	    &in, &j);
 	CHECK_STR(in.kind, "mention");
 	cJSON_Delete(j);
 }
@@ -210,7 +213,8 @@ static void test_envelope_actions(void)
 	CHECK_STR(in.user, "U1");
 	cJSON_Delete(j);
 	parse("{\"envelope_id\":\"e8\",\"type\":\"interactive\",\"payload\":{\"type\":"
-	      "\"block_actions\",\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"drop_db\"}]}}",
+	      "\"block_actions\",\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"drop_db\"}]"
+	      "}}",
 	      &in, &j);
 	CHECK(in.kind == NULL);
 	cJSON_Delete(j);
@@ -239,7 +243,8 @@ static void test_envelope_hostile(void)
 	    "{\"envelope_id\":42,\"type\":\"events_api\"}",
 	    "{\"envelope_id\":\"\",\"type\":\"events_api\"}",
 	    "{\"envelope_id\":\"has space\",\"type\":\"events_api\"}",
-	    ("{\"envelope_id\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\","
+	    ("{\"envelope_id\":"
+	     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\","
 	     "\"type\":\"events_api\"}"),
 	};
 	static const char *const ignored[] = {
@@ -249,7 +254,8 @@ static void test_envelope_hostile(void)
 	    "{\"envelope_id\":\"a\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":1}}}",
 	    ("{\"envelope_id\":\"a\",\"type\":\"events_api\",\"payload\":{\"event\":{\"type\":"
 	     "\"message\",\"user\":[],\"channel\":{},\"ts\":null}}}"),
-	    ("{\"envelope_id\":\"a\",\"type\":\"interactive\",\"payload\":{\"type\":\"block_actions\","
+	    ("{\"envelope_id\":\"a\",\"type\":\"interactive\",\"payload\":{\"type\":\"block_"
+	     "actions\","
 	     "\"user\":\"U1\",\"actions\":{}}}"),
 	    "{\"envelope_id\":\"a\",\"type\":\"slash_commands\",\"payload\":{\"text\":5}}",
 	    "{\"envelope_id\":\"a\",\"type\":\"nope\",\"payload\":{}}",
