@@ -87,6 +87,8 @@ struct channel_ops {
 	bool (*health)(struct channel *ch, char *out, size_t outlen);
 	/* Releases ch->priv. */
 	void (*stop)(struct channel *ch);
+	/* Appends the channel's own Prometheus metrics to out (a struct buf); may be NULL. */
+	void (*metrics)(struct channel *ch, void *out);
 };
 
 struct channel {

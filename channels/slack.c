@@ -912,6 +912,33 @@ static void slack_stop(struct channel *ch)
 	ch->priv = NULL;
 }
 
+static void slack_metrics(struct channel *ch, void *arg)
+{
+	struct slack *s = ch->priv;
+	struct buf *out = arg;
+
+	buf_printf(out,
+		   "# HELP nightshift_slack_connected 1 while a Socket Mode connection is ready.\n"
+		   "# TYPE nightshift_slack_connected gauge\n"
+		   "nightshift_slack_connected %d\n"
+		   "# HELP nightshift_slack_connections_opened_total apps.connections.open calls.\n"
+		   "# TYPE nightshift_slack_connections_opened_total counter\n"
+		   "nightshift_slack_connections_opened_total %llu\n"
+		   "# HELP nightshift_slack_envelopes_total Socket Mode envelopes by outcome.\n"
+		   "# TYPE nightshift_slack_envelopes_total counter\n"
+		   "nightshift_slack_envelopes_total{result=\"received\"} %llu\n"
+		   "nightshift_slack_envelopes_total{result=\"duplicate\"} %llu\n"
+		   "# HELP nightshift_slack_malformed_frames_total Frames skipped as malformed.\n"
+		   "# TYPE nightshift_slack_malformed_frames_total counter\n"
+		   "nightshift_slack_malformed_frames_total %llu\n"
+		   "# HELP nightshift_slack_queue Messages waiting for chat.postMessage.\n"
+		   "# TYPE nightshift_slack_queue gauge\n"
+		   "nightshift_slack_queue %zu\n",
+		   slack_sm_ready(s) ? 1 : 0, (unsigned long long)s->sm_opens,
+		   (unsigned long long)s->envelopes, (unsigned long long)s->duplicates,
+		   (unsigned long long)s->malformed, s->queued);
+}
+
 const struct channel_ops slack_channel = {
     .name = "slack",
     .enabled = slack_enabled,
@@ -919,4 +946,5 @@ const struct channel_ops slack_channel = {
     .send = slack_send,
     .health = slack_health,
     .stop = slack_stop,
+    .metrics = slack_metrics,
 };

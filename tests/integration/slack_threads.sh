@@ -128,6 +128,9 @@ check "malformed frames are logged and skipped" 1 "$(grep -c 'event=slack_frame_
 sd_ctl event/message "{\"channel\":\"C1\",\"user\":\"U1ADMIN\",\"text\":\"after the junk\",\"thread_ts\":\"$ROOT_TS\"}"
 wait_for 5 has_event "text='after the junk'" && ok "the connection stays up: a later event is still handled" || not_ok "event after junk"
 check "the process is still alive and healthy" "ok" "$(slack_health)"
+req GET /metrics
+check "/metrics: connected, envelopes, duplicates and malformed frames are counted" "1 1 1" \
+	"$(metric_value "$BODY" nightshift_slack_connected) $(metric_value "$BODY" 'nightshift_slack_envelopes_total{result="duplicate"}') $(awk '$1 == "nightshift_slack_malformed_frames_total" { print ($2 >= 4) }' <<<"$BODY")"
 
 stop_bot
 check "SIGTERM stops the bot cleanly" 0 "$BOT_RC"
