@@ -21,6 +21,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 SIM_SRC := $(wildcard contrib/simcluster/*.c) bot/util.c bot/log.c
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
+SD_SRC  := $(filter-out tests/doubles/slack/wsclient.c,$(wildcard tests/doubles/slack/*.c)) bot/util.c bot/log.c
+SD_BIN  := $(BUILD)/slackdouble/slackdouble $(BUILD)/slackdouble/wsclient
 
 .PHONY: all deps test test-unit test-asan fuzz demo bench clean format check-banned
 
@@ -40,6 +42,15 @@ $(BUILD)/simcluster: $(SIM_SRC) contrib/simcluster/simcluster.h bot/util.h bot/l
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_SRC) $(LDLIBS)
 
+# The Slack test double (Web API + Socket Mode on loopback) and its WebSocket client.
+$(BUILD)/slackdouble/slackdouble: $(SD_SRC) tests/doubles/slack/sd.h bot/util.h bot/log.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SD_SRC) $(LDLIBS)
+
+$(BUILD)/slackdouble/wsclient: tests/doubles/slack/wsclient.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 $(BUILD)/libnightshift.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -56,7 +67,7 @@ $(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libnightshift.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libnightshift.a $(LDLIBS)
 
-test-bins: $(BUILD)/nightshift $(BUILD)/simcluster $(UNIT_BIN) $(HELPER_BIN)
+test-bins: $(BUILD)/nightshift $(BUILD)/simcluster $(UNIT_BIN) $(HELPER_BIN) $(SD_BIN)
 
 # The whole suite: unit, integration, the sanitizer build, a short fuzz run.
 test: deps
@@ -98,7 +109,7 @@ demo:
 
 bench: deps
 	@sh contrib/deps.sh --bench
-	@$(MAKE) --no-print-directory nightshift $(BUILD)/simcluster
+	@$(MAKE) --no-print-directory nightshift $(BUILD)/simcluster $(SD_BIN) $(BUILD)/helpers/post_alerts
 	@sh bench/run.sh
 
 format:

@@ -283,4 +283,7 @@ fi
 # ------------------------------------------------------------------ diagnosis
 # Diagnosis accuracy and investigation time over tests/scenarios (its own report).
 bash bench/diagnosis.sh || true
+# Slack: alert -> first post latency through the Slack double, idle RSS connected.
+echo
+NIGHTSHIFT=$NS bash bench/slack.sh
 exit 0

@@ -308,6 +308,7 @@ static const struct key_spec playbooks_keys[] = {
 /* One line per channel; each one's section is its own table. */
 static const struct key_spec channel_keys[] = {
 	{.name = "console", .fn = set_console, .offset = CFG(console), .sub = console_keys},
+	{.name = "slack", .fn = config_set_slack, .offset = CFG(slack), .sub = config_slack_keys},
 	{0},
 };
 /* clang-format on */
@@ -555,6 +556,7 @@ static struct config *config_defaults(const char *path)
 		c->fingerprint_labels[i] = xstrdup(default_fingerprint_labels[i]);
 	c->flap_window_s = 1800;
 	c->console.enabled = true;
+	config_slack_defaults(&c->slack);
 	c->workers = 2;
 	c->step_budget = 20;
 	c->deadline_s = 120;
@@ -600,6 +602,7 @@ static void config_free(struct config *c)
 		free(c->fingerprint_labels[i]);
 	free(c->fingerprint_labels);
 	free(c->playbooks_dir);
+	config_slack_free(&c->slack);
 	for (size_t i = 0; i < c->n_clusters; i++) {
 		struct k8s_cluster *k = &c->clusters[i];
 		free(k->name);

@@ -52,6 +52,27 @@ struct channel_console_config {
 	bool color; /* ANSI colours when stdout is a terminal */
 };
 
+/* A list of Slack user ids (U… / W…). */
+struct slack_user_list {
+	char **ids; /* owned */
+	size_t n;
+};
+
+/* channels.slack (see README "Connect Slack in five minutes"). */
+struct channel_slack_config {
+	bool enabled;
+	char *api_url;          /* owned; ends with '/'; https://slack.com/api/ by default */
+	struct secret app_token; /* xapp-…: apps.connections.open (Socket Mode) */
+	struct secret bot_token; /* xoxb-…: every other Web API call */
+	char *channel;          /* owned; the channel id incidents are posted in */
+	struct slack_user_list allowed_users;    /* may act (ack, resolve, …); empty = anyone */
+	struct slack_user_list escalation_users; /* DM'd on escalation */
+	size_t post_interval_ms; /* pacing of chat.postMessage per channel; 1000 by default */
+};
+
+/* True when id is in the list. */
+bool config_slack_user_in(const struct slack_user_list *u, const char *id);
+
 /* One Kubernetes cluster the read tools may query (see tools/README.md). */
 struct k8s_cluster {
 	char *name;        /* owned; matched against the alert's cluster label */
@@ -90,6 +111,7 @@ struct config {
 	int64_t flap_window_s;      /* reopen a resolved incident within this; 1800 default */
 
 	struct channel_console_config console;
+	struct channel_slack_config slack;
 
 	/* Investigations (worker pool, budgets) and where playbooks live. */
 	size_t workers;             /* 2 by default */

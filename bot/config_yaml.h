@@ -108,4 +108,12 @@ void cfg_parse_text(struct loader *l, const char *text, size_t len, const struct
  */
 char *cfg_read_file(const char *path, size_t max, size_t *len);
 
+/* channels.slack (config_slack.c): its key table, parser, defaults and free. */
+struct channel_slack_config;
+extern const struct key_spec config_slack_keys[];
+void config_set_slack(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
+		      void *field);
+void config_slack_defaults(struct channel_slack_config *s);
+void config_slack_free(struct channel_slack_config *s);
+
 #endif

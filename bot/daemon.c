@@ -6,6 +6,8 @@
 #include "daemon.h"
 
 #include "config.h"
+#include "http_client.h"
+#include "human.h"
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
@@ -54,10 +56,13 @@ static void lws_log_emit(int level, const char *line)
 
 struct mark {
 	int64_t id;
+	int64_t incident_id;
 	size_t channel;
 	enum channel_send_result result;
 	char ref[96];
+	char thread_ref[64]; /* SENT and it opened the thread: recorded in threads */
 	char error[160];
+	bool late;           /* reported by channel_env.delivered, not by send() */
 };
 
 struct mark_job {
@@ -84,6 +89,10 @@ static int mark_job_run(struct writer_job *wj, const struct writer_env *env, cha
 		switch (m->result) {
 		case CHANNEL_SENT:
 			rc = outbox_mark_sent(env->store, m->id, m->ref, env->now_ms);
+			if (rc == 0 && m->thread_ref[0])
+				rc = outbox_set_thread(env->store, m->incident_id,
+						       job->d->channels[m->channel].ops->name,
+						       m->thread_ref);
 			break;
 		case CHANNEL_RETRY:
 			rc = outbox_mark_retry(env->store, m->id, env->now_ms + retry_delay_ms(0),
@@ -110,11 +119,21 @@ static void mark_job_done(struct writer_job *wj)
 
 	for (size_t i = 0; i < job->n; i++) {
 		struct mark *m = &job->marks[i];
+		if (m->late && job->base.status < 0) {
+			/* Not written: keep the result for the next job. */
+			if (d->n_late == d->alloc_late) {
+				d->alloc_late = d->alloc_late ? d->alloc_late * 2 : 64;
+				d->late = xrealloc(d->late, d->alloc_late * sizeof(*d->late));
+			}
+			d->late[d->n_late++] = *m;
+			again = true;
+			continue;
+		}
 		if (m->result == CHANNEL_SENT)
 			d->metrics.outbox_sent++;
 		else if (m->result == CHANNEL_FAILED)
 			d->metrics.outbox_failed++;
-		if (m->result == CHANNEL_RETRY || job->base.status < 0) {
+		if (!m->late && (m->result == CHANNEL_RETRY || job->base.status < 0)) {
 			/* Hand it out again once it is due. */
 			if (d->outbox_cursor[m->channel] >= m->id)
 				d->outbox_cursor[m->channel] = m->id - 1;
@@ -141,6 +160,18 @@ static void pump_cb(lws_sorted_usec_list_t *sul)
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->d = d;
+	/* Results of pending sends first: room for a full batch per channel stays. */
+	{
+		size_t room = ARRAY_LEN(job->marks) - d->n_channels * OUTBOX_BATCH, k = 0;
+		for (; k < d->n_late && k < room; k++)
+			job->marks[job->n++] = d->late[k];
+		if (k > 0) {
+			memmove(d->late, d->late + k, (d->n_late - k) * sizeof(*d->late));
+			d->n_late -= k;
+		}
+		if (d->n_late > 0)
+			job->full = true;
+	}
 	for (size_t c = 0; c < d->n_channels; c++) {
 		struct channel *ch = &d->channels[c];
 		int n = outbox_due(d->store, ch->ops->name, now, d->outbox_cursor[c], items,
@@ -177,6 +208,103 @@ static void pump_cb(lws_sorted_usec_list_t *sul)
 void daemon_kick_outbox(struct daemon *d)
 {
 	lws_sul_schedule(d->ctx, 0, &d->pump, pump_cb, 1);
+}
+
+/* channel_env.delivered: keeps the result for the next mark job. */
+static void channel_delivered(void *arg, const struct channel_delivery *dl)
+{
+	struct daemon *d = arg;
+	struct mark *m;
+	size_t c;
+
+	for (c = 0; c < d->n_channels; c++)
+		if (strcmp(d->channels[c].ops->name, dl->channel) == 0)
+			break;
+	if (c == d->n_channels) {
+		log_warnx("event=delivered_unknown_channel channel=%s", dl->channel);
+		return;
+	}
+	if (d->n_late == d->alloc_late) {
+		d->alloc_late = d->alloc_late ? d->alloc_late * 2 : 64;
+		d->late = xrealloc(d->late, d->alloc_late * sizeof(*d->late));
+	}
+	m = &d->late[d->n_late++];
+	memset(m, 0, sizeof(*m));
+	m->id = dl->outbox_id;
+	m->incident_id = dl->incident_id;
+	m->result = dl->result;
+	m->late = true;
+	strlcpy0(m->ref, dl->remote_ref ? dl->remote_ref : "", sizeof(m->ref));
+	strlcpy0(m->thread_ref, dl->thread_ref ? dl->thread_ref : "", sizeof(m->thread_ref));
+	strlcpy0(m->error, dl->error ? dl->error : "", sizeof(m->error));
+	m->channel = c;
+	daemon_kick_outbox(d);
+}
+
+/* ---- human events (channel_env.human_event) ---- */
+
+struct human_job {
+	struct writer_job base;
+	struct daemon *d;
+	struct human_event ev; /* strings below are owned copies */
+	char *strs[8];
+	void (*done)(void *arg, int result, const char *note);
+	void *arg;
+	int result;
+	char note[128];
+};
+
+static const char *keep(struct human_job *j, size_t i, const char *s)
+{
+	j->strs[i] = xstrdup(s);
+	return j->strs[i];
+}
+
+static int human_job_run(struct writer_job *wj, const struct writer_env *env, char *err,
+			 size_t errlen)
+{
+	struct human_job *j = (struct human_job *)wj;
+	j->result = human_event_apply(env->store, &j->ev, env->channels, env->n_channels,
+				      env->now_ms, j->note, sizeof(j->note), err, errlen);
+	return j->result < 0 ? -1 : 0;
+}
+
+static void human_job_done(struct writer_job *wj)
+{
+	struct human_job *j = (struct human_job *)wj;
+	int result = j->base.status < 0 ? -1 : j->result;
+
+	if (j->done)
+		j->done(j->arg, result, j->base.status < 0 ? j->base.error : j->note);
+	if (result == HUMAN_STORED || result == HUMAN_REFUSED)
+		daemon_kick_outbox(j->d);
+	for (size_t i = 0; i < ARRAY_LEN(j->strs); i++)
+		free(j->strs[i]);
+	free(j);
+}
+
+static void channel_human_event(void *arg, const struct human_event *ev,
+				void (*done)(void *arg, int result, const char *note), void *done_arg)
+{
+	struct daemon *d = arg;
+	struct human_job *j = xcalloc(1, sizeof(*j));
+	size_t k = 0;
+
+	j->d = d;
+	j->done = done;
+	j->arg = done_arg;
+	j->ev = *ev;
+	j->ev.channel = keep(j, k++, ev->channel);
+	j->ev.kind = keep(j, k++, ev->kind);
+	j->ev.claimed_incident = keep(j, k++, ev->claimed_incident);
+	j->ev.user = keep(j, k++, ev->user);
+	j->ev.user_label = keep(j, k++, ev->user_label);
+	j->ev.action = keep(j, k++, ev->action);
+	j->ev.text = keep(j, k++, ev->text);
+	j->ev.ref = keep(j, k++, ev->ref);
+	j->base.run = human_job_run;
+	j->base.done = human_job_done;
+	writer_submit(d->writer, &j->base);
 }
 
 /* ---- investigations ---- */
@@ -239,6 +367,60 @@ int daemon_healthz(struct daemon *d, struct buf *out)
 	}
 	buf_puts(out, "}}");
 	return healthy ? 200 : 503;
+}
+
+/* ---- inbound envelopes (channel_env.record_inbound) ---- */
+
+struct record_job {
+	struct writer_job base;
+	char channel[32];
+	char *keys[HUMAN_MAX_KEYS + 1]; /* owned, NULL-terminated */
+	char *envelope_id, *payload;    /* owned */
+	void (*done)(void *arg, int result, int64_t inbox_id);
+	void *arg;
+	int result;
+	int64_t inbox_id;
+};
+
+static int record_job_run(struct writer_job *wj, const struct writer_env *env, char *err,
+			  size_t errlen)
+{
+	struct record_job *j = (struct record_job *)wj;
+	j->result = human_record(env->store, j->channel, (const char *const *)j->keys,
+				 j->envelope_id, j->payload, env->now_ms, &j->inbox_id, err, errlen);
+	return j->result < 0 ? -1 : 0;
+}
+
+static void record_job_done(struct writer_job *wj)
+{
+	struct record_job *j = (struct record_job *)wj;
+	if (j->done)
+		j->done(j->arg, j->base.status < 0 ? -1 : j->result, j->inbox_id);
+	for (size_t i = 0; i < ARRAY_LEN(j->keys); i++)
+		free(j->keys[i]);
+	free(j->envelope_id);
+	free(j->payload);
+	free(j);
+}
+
+static void channel_record_inbound(void *arg, const char *channel, const char *const *keys,
+				   const char *envelope_id, const char *payload,
+				   void (*done)(void *arg, int result, int64_t inbox_id),
+				   void *done_arg)
+{
+	struct daemon *d = arg;
+	struct record_job *j = xcalloc(1, sizeof(*j));
+
+	strlcpy0(j->channel, channel, sizeof(j->channel));
+	for (size_t i = 0; i < HUMAN_MAX_KEYS && keys[i]; i++)
+		j->keys[i] = xstrdup(keys[i]);
+	j->envelope_id = xstrdup(envelope_id);
+	j->payload = xstrdup(payload);
+	j->done = done;
+	j->arg = done_arg;
+	j->base.run = record_job_run;
+	j->base.done = record_job_done;
+	writer_submit(d->writer, &j->base);
 }
 
 /* ---- the loop ---- */
@@ -313,6 +495,8 @@ static int loop_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		struct daemon *d = daemon_of(wsi);
 		if (d && d->writer)
 			writer_drain(d->writer);
+		if (d && d->http)
+			http_client_drain(d->http);
 		if (d && d->workers && workers_drain(d->workers, investigation_done, d) > 0) {
 			daemon_kick_outbox(d);
 			daemon_dispatch(d);
@@ -338,12 +522,21 @@ static int start_channels(struct daemon *d)
 {
 	size_t n;
 	const struct channel_ops *const *reg = channel_registry(&n);
+
+	d->channel_env.ctx = d->ctx;
+	d->channel_env.http = d->http;
+	d->channel_env.store = d->store;
+	d->channel_env.daemon = d;
+	d->channel_env.delivered = channel_delivered;
+	d->channel_env.human_event = channel_human_event;
+	d->channel_env.record_inbound = channel_record_inbound;
 	for (size_t i = 0; i < n && d->n_channels < DAEMON_MAX_CHANNELS; i++) {
 		char err[256];
 		struct channel *ch = &d->channels[d->n_channels];
 		if (!reg[i]->enabled(d->cfg))
 			continue;
 		ch->ops = reg[i];
+		ch->env = &d->channel_env;
 		if (reg[i]->start(ch, d->cfg, err, sizeof(err)) < 0) {
 			log_error("event=channel_start_failed channel=%s error=\"%s\"", reg[i]->name,
 				  err);
@@ -429,11 +622,9 @@ int daemon_run(struct config *cfg, const char *ready_file)
 			 "UPDATE investigations SET state = 'pending' WHERE state = 'running'");
 	/* So do follow-up questions: a restart still answers them. */
 	(void)store_exec(d->store, "UPDATE followups SET state = 'pending' WHERE state = 'running'");
-	if (start_channels(d) < 0)
-		goto out;
 
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = d;
 	info.max_http_header_data = WEBHOOK_MAX_HEADER_BYTES;
 	d->ctx = lws_create_context(&info);
@@ -467,6 +658,14 @@ int daemon_run(struct config *cfg, const char *ready_file)
 		log_error("event=writer_start_failed error=\"%s\"", err);
 		goto out;
 	}
+
+	d->http = http_client_start(wake_loop, d, err, sizeof(err));
+	if (d->http == NULL) {
+		log_error("event=http_client_start_failed error=\"%s\"", err);
+		goto out;
+	}
+	if (start_channels(d) < 0)
+		goto out;
 
 	d->workers = workers_start(cfg->storage_path, cfg, d->playbooks, wake_loop, d, err,
 				   sizeof(err));
@@ -506,13 +705,16 @@ int daemon_run(struct config *cfg, const char *ready_file)
 out:
 	workers_stop(d->workers, 2000);
 	writer_stop(d->writer); /* commits anything still queued */
+	http_client_stop(d->http); /* requests in flight are dropped: their rows stay pending */
+	/* Channels stop while the context lives: they cancel their timers and detach sockets. */
+	for (size_t i = 0; i < d->n_channels; i++)
+		d->channels[i].ops->stop(&d->channels[i]);
 	if (d->ctx) {
 		lws_sul_cancel(&d->tick);
 		lws_sul_cancel(&d->pump);
 		lws_context_destroy(d->ctx);
 	}
-	for (size_t i = 0; i < d->n_channels; i++)
-		d->channels[i].ops->stop(&d->channels[i]);
+	free(d->late);
 	store_close(d->store);
 	shared_playbooks_unref(d->playbooks);
 	config_unref(d->cfg);

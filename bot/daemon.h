@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 struct config;
+struct http_client;
 struct shared_playbooks;
 struct store;
 struct workers;
@@ -33,8 +34,12 @@ struct daemon {
 	struct workers *workers;
 	struct shared_playbooks *playbooks; /* a reference; replaced on SIGHUP */
 	struct store *store;             /* the loop's own connection (reads) */
+	struct http_client *http;        /* the HTTP client thread (channels' Web API calls) */
+	struct channel_env channel_env;  /* lent to every channel */
 	struct channel channels[DAEMON_MAX_CHANNELS];
 	size_t n_channels;
+	struct mark *late;               /* owned: results of pending sends, not yet written */
+	size_t n_late, alloc_late;
 	int64_t outbox_cursor[DAEMON_MAX_CHANNELS]; /* highest id handed to the channel */
 	bool outbox_busy;                /* a mark job is in flight */
 	bool outbox_again;               /* pump once more when it lands */

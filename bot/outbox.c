@@ -18,6 +18,7 @@ enum {
 	ST_RETRY,
 	ST_FAILED,
 	ST_PENDING,
+	ST_THREAD,
 };
 
 int outbox_enqueue(struct store *s, int64_t incident_id, const char *kind, const char *body,
@@ -135,4 +136,20 @@ int64_t outbox_pending_count(struct store *s)
 	if (st)
 		sqlite3_reset(st);
 	return n;
+}
+
+int outbox_set_thread(struct store *s, int64_t incident_id, const char *channel,
+		      const char *thread_ref)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_THREAD,
+				      "INSERT INTO threads (incident_id, channel, thread_ref, header_ref)"
+				      " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (incident_id, channel)"
+				      " DO UPDATE SET thread_ref = excluded.thread_ref,"
+				      " header_ref = excluded.header_ref");
+	if (st == NULL || incident_id <= 0)
+		return st == NULL ? -1 : 0;
+	sqlite3_bind_int64(st, 1, incident_id);
+	store_bind_text(st, 2, channel);
+	store_bind_text(st, 3, thread_ref);
+	return step(s, st);
 }

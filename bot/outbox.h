@@ -44,6 +44,14 @@ int outbox_mark_sent(struct store *s, int64_t id, const char *remote_ref, int64_
 int outbox_mark_retry(struct store *s, int64_t id, int64_t next_attempt_ms, const char *error);
 int outbox_mark_failed(struct store *s, int64_t id, const char *error);
 
+/*
+ * Remembers that the incident's thread on channel is thread_ref (the message
+ * that opened it; a later one replaces it, e.g. when an incident leaves a
+ * shared storm summary for a thread of its own). 0 or -1.
+ */
+int outbox_set_thread(struct store *s, int64_t incident_id, const char *channel,
+		      const char *thread_ref);
+
 /* Number of pending rows (all channels), or -1. */
 int64_t outbox_pending_count(struct store *s);
 

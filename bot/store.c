@@ -181,6 +181,38 @@ static const char *const migrations[] = {
 	"ALTER TABLE tool_calls_v3 RENAME TO tool_calls;"
 	"CREATE INDEX tool_calls_by_investigation ON tool_calls(investigation_id, seq);"
 	"CREATE INDEX tool_calls_by_followup ON tool_calls(followup_id, seq);",
+	/* 4: two-way channels — inbound dedup, the inbox, what humans said or clicked. */
+	"CREATE TABLE seen_events ("
+	"  key TEXT PRIMARY KEY," /* 'env:<envelope id>', 'ev:<event id>', 'msg:<channel>:<ts>' */
+	"  channel TEXT NOT NULL,"
+	"  received_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE inbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  channel TEXT NOT NULL,"
+	"  envelope_id TEXT NOT NULL,"
+	"  payload TEXT NOT NULL," /* the envelope as received: processed again after a crash */
+	"  received_at INTEGER NOT NULL,"
+	"  processed_at INTEGER"
+	");"
+	"CREATE INDEX inbox_unprocessed ON inbox(channel, processed_at, id);"
+	"CREATE TABLE human_events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  incident_id INTEGER REFERENCES incidents(id),"
+	"  channel TEXT NOT NULL,"
+	"  user TEXT NOT NULL,"
+	"  kind TEXT NOT NULL," /* message, mention, reaction, action, command */
+	"  action TEXT," /* ack, resolve, silence_1h, or NULL */
+	"  text TEXT NOT NULL DEFAULT '',"
+	"  ref TEXT NOT NULL DEFAULT ''," /* where it came from, e.g. '<channel>:<ts>' */
+	"  allowed INTEGER NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX human_events_by_incident ON human_events(incident_id, id);"
+	"ALTER TABLE incidents ADD COLUMN acknowledged_by TEXT;"
+	"ALTER TABLE incidents ADD COLUMN silenced_until INTEGER;"
+	"CREATE INDEX outbox_by_incident ON outbox(incident_id, channel, id);",
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,

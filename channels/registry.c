@@ -8,6 +8,7 @@
 
 static const struct channel_ops *const registry[] = {
 	&console_channel,
+	&slack_channel,
 };
 
 const struct channel_ops *const *channel_registry(size_t *n)

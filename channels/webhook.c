@@ -303,6 +303,9 @@ static int on_request(struct session *s, const char *path)
 			struct buf b;
 			buf_init(&b, 0);
 			metrics_render(&d->metrics, d->store, &b);
+			for (size_t i = 0; i < d->n_channels; i++)
+				if (d->channels[i].ops->metrics != NULL)
+					d->channels[i].ops->metrics(&d->channels[i], &b);
 			respond(s, 200, "text/plain; version=0.0.4", buf_detach(&b));
 		}
 		return 0;

@@ -231,8 +231,8 @@ static void test_unknown_keys(void)
 	LOAD_FAILS("environments:\n  - name: a\n    matches: {x: y}\n");
 	CHECK_ERR(3, "unknown key \"matches\" in environments[0] (allowed: name, match)");
 
-	LOAD_FAILS("channels:\n  console: {}\n  slack:\n    enabled: true\n");
-	CHECK_ERR(3, "unknown key \"slack\" in channels (allowed: console)");
+	LOAD_FAILS("channels:\n  console: {}\n  teams:\n    enabled: true\n");
+	CHECK_ERR(3, "unknown key \"teams\" in channels (allowed: console, slack)");
 
 	LOAD_FAILS("channels:\n  console:\n    colour: true\n");
 	CHECK_ERR(3, "unknown key \"colour\" in channels.console (allowed: enabled, color)");
@@ -646,6 +646,65 @@ static void test_channels(void)
 	config_unref(c);
 }
 
+static void test_slack(void)
+{
+	struct config *c;
+
+	setenv("NS_TEST_XAPP", "xapp-1-test", 1);
+	setenv("NS_TEST_XOXB", "xoxb-test", 1);
+	c = load("channels:\n"
+		 "  slack:\n"
+		 "    app_token_env: NS_TEST_XAPP\n"
+		 "    bot_token_env: NS_TEST_XOXB\n"
+		 "    channel: C0123ABC\n"
+		 "    api_url: http://127.0.0.1:9/api\n"
+		 "    allowed_users: [U1ABC, W2DEF]\n"
+		 "    escalation_users: [U1ABC]\n");
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(c->slack.enabled && !c->console.enabled);
+		CHECK_STR(c->slack.api_url, "http://127.0.0.1:9/api/");
+		CHECK_STR(c->slack.app_token.value, "xapp-1-test");
+		CHECK_STR(c->slack.bot_token.value, "xoxb-test");
+		CHECK_STR(c->slack.channel, "C0123ABC");
+		CHECK_INT(c->slack.allowed_users.n, 2);
+		CHECK(config_slack_user_in(&c->slack.allowed_users, "W2DEF"));
+		CHECK(!config_slack_user_in(&c->slack.allowed_users, "U9"));
+		CHECK_INT(c->slack.escalation_users.n, 1);
+		CHECK_INT(c->slack.post_interval_ms, 1000);
+	}
+	config_unref(c);
+	c = load("log_level: info\n");
+	CHECK(c && !c->slack.enabled);
+	CHECK(c && strcmp(c->slack.api_url, "https://slack.com/api/") == 0);
+	config_unref(c);
+	c = load("channels:\n  slack:\n    enabled: false\n");
+	CHECK(c && !c->slack.enabled);
+	config_unref(c);
+
+	LOAD_FAILS("channels:\n  slack:\n    channel: C1\n");
+	CHECK_ERR(3, "app_token_env or app_token_file is required");
+	CHECK_ERR(3, "bot_token_env or bot_token_file is required");
+	LOAD_FAILS("channels:\n"
+		   "  slack:\n"
+		   "    app_token_env: NS_TEST_XOXB\n"
+		   "    bot_token_env: NS_TEST_XAPP\n"
+		   "    channel: '#incidents'\n"
+		   "    api_url: http://slack.example.com/api/\n"
+		   "    allowed_users: [jane, U1, U1]\n"
+		   "    tokn: x\n");
+	CHECK_ERR(3, "does not start with xapp-");
+	CHECK_ERR(3, "does not start with xoxb-");
+	CHECK_ERR(5, "is not a Slack channel id");
+	CHECK_ERR(6, "plain http:// is allowed only for loopback");
+	CHECK_ERR(7, "\"jane\" is not a Slack user id");
+	CHECK_ERR(7, "listed twice");
+	CHECK_ERR(8, "tokn");
+	CHECK(strstr(err, "xapp-1-test") == NULL && strstr(err, "xoxb-test") == NULL);
+	unsetenv("NS_TEST_XAPP");
+	unsetenv("NS_TEST_XOXB");
+}
+
 static void test_unreadable_config(void)
 {
 	char path[192], want[256];
@@ -778,6 +837,7 @@ int main(void)
 	RUN(test_types);
 	RUN(test_syntax_error);
 	RUN(test_channels);
+	RUN(test_slack);
 	RUN(test_unreadable_config);
 	RUN(test_refcount);
 	RUN(test_host_is_loopback);

@@ -1,0 +1,303 @@
+/*
+ * This file contains the inbox and human events of human.h: dedup keys, the
+ * inbox rows, the human_events row, the button actions and the thread reply
+ * each one causes.
+ * Statement slots 12..19 of the writer's store are this file's.
+ */
+#include "human.h"
+
+#include "outbox.h"
+#include "render.h"
+#include "store.h"
+#include "triage.h"
+#include "util.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	ST_SEEN = 12,
+	ST_INSERT,
+	ST_STATE,
+	ST_ACK,
+	ST_RESOLVE,
+	ST_SILENCE,
+	ST_INBOX,
+	ST_PROCESSED,
+	ST_PRUNE_SEEN,
+	ST_PRUNE_INBOX,
+};
+
+#define KEEP_MS	    (7LL * 86400 * 1000) /* dedup keys and processed envelopes kept a week */
+#define PRUNE_EVERY 256			 /* records between two prunes */
+
+const char *human_result_name(int r)
+{
+	static const char *names[] = {"stored", "duplicate", "refused", "ignored"};
+	return r >= 0 && (size_t)r < ARRAY_LEN(names) ? names[r] : "error";
+}
+
+/* 1 when key is new (now recorded), 0 when seen before, -1 on error. */
+static int record_key(struct store *s, const char *key, const char *channel, int64_t now)
+{
+	sqlite3_stmt *st =
+	    store_stmt(s, ST_SEEN,
+		       "INSERT OR IGNORE INTO seen_events (key, channel, received_at)"
+		       " VALUES (?,?,?)");
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, key);
+	store_bind_text(st, 2, channel);
+	sqlite3_bind_int64(st, 3, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+}
+
+/* The incident's state into out; 0, or -1 when there is no such incident. */
+static int incident_state(struct store *s, int64_t id, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_STATE, "SELECT state FROM incidents WHERE id = ?");
+	int rc = -1;
+	if (st == NULL || id <= 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		strlcpy0(out, store_col_text(st, 0), outlen);
+		rc = 0;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* A decimal incident id in s ("42", "#42", "incident:42"), or 0. */
+static int64_t parse_incident(const char *s)
+{
+	int64_t v = 0;
+	if (s == NULL)
+		return 0;
+	while (*s && (*s < '0' || *s > '9'))
+		s++;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > INT64_MAX / 10 - 10)
+			return 0;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/* Queues a short thread reply about incident id for channels[0..n). */
+static int reply(struct store *s, int64_t id, const char *text, const char *const *channels,
+		 size_t n, int64_t now, char *err, size_t errlen)
+{
+	struct incident_view v;
+	cJSON *m = cJSON_CreateObject();
+	char *headline, *body;
+	int rc;
+
+	if (triage_load_view(s, id, &v) < 0) {
+		cJSON_Delete(m);
+		return snprintf(err, errlen, "incident %lld vanished", (long long)id), -1;
+	}
+	headline = render_headline(&v);
+	cJSON_AddStringToObject(m, "kind", "human");
+	cJSON_AddNumberToObject(m, "incident", (double)id);
+	cJSON_AddStringToObject(m, "headline", headline);
+	cJSON_AddStringToObject(m, "text", text);
+	cJSON_AddItemToObject(m, "bullets", cJSON_CreateArray());
+	cJSON_AddNullToObject(m, "command");
+	cJSON_AddItemToObject(m, "buttons", cJSON_CreateArray());
+	cJSON_AddStringToObject(m, "state", v.state);
+	cJSON_AddStringToObject(m, "severity", v.severity);
+	cJSON_AddStringToObject(m, "environment", v.environment);
+	cJSON_AddBoolToObject(m, "thread_start", false);
+	triage_view_release(s);
+	free(headline);
+	body = cJSON_PrintUnformatted(m);
+	cJSON_Delete(m);
+	rc = outbox_enqueue(s, id, "human", body, channels, n, now, err, errlen);
+	free(body);
+	return rc;
+}
+
+static int exec_update(struct store *s, int slot, const char *sql, int64_t id, const char *user,
+		       int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, slot, sql);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	store_bind_text(st, 2, user);
+	sqlite3_bind_int64(st, 3, id);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+}
+
+/* Carries out an allowed action; writes what happened into note and the reply text. */
+static int act(struct store *s, const struct human_event *ev, int64_t id, const char *state,
+	       const char *who, int64_t now, char *note, size_t notelen, char *text, size_t textlen)
+{
+	text[0] = '\0';
+	if (strcmp(ev->action, "ack") == 0) {
+		if (strcmp(state, "resolved") == 0 || strcmp(state, "acknowledged") == 0) {
+			snprintf(note, notelen, "already %s", state);
+			return 0;
+		}
+		snprintf(note, notelen, "acknowledged");
+		snprintf(text, textlen, "\xF0\x9F\x91\x8D Acknowledged by %s", who);
+		return exec_update(
+		    s, ST_ACK,
+		    "UPDATE incidents SET state = 'acknowledged', acknowledged_by = ?2,"
+		    " last_seen_at = max(last_seen_at, ?1) WHERE id = ?3",
+		    id, ev->user, now);
+	}
+	if (strcmp(ev->action, "resolve") == 0) {
+		if (strcmp(state, "resolved") == 0) {
+			snprintf(note, notelen, "already resolved");
+			return 0;
+		}
+		snprintf(note, notelen, "resolved");
+		snprintf(text, textlen, "\xE2\x9C\x85 Resolved by %s", who);
+		return exec_update(s, ST_RESOLVE,
+				   "UPDATE incidents SET state = 'resolved', resolved_at = ?1,"
+				   " resolved_by = ?2 WHERE id = ?3",
+				   id, ev->user, now);
+	}
+	if (strcmp(ev->action, "silence_1h") == 0) {
+		snprintf(note, notelen, "silenced");
+		snprintf(text, textlen, "\xF0\x9F\x94\x95 Silenced for 1 h by %s", who);
+		return exec_update(s, ST_SILENCE,
+				   "UPDATE incidents SET silenced_until = ?1 + 3600000,"
+				   " acknowledged_by = coalesce(acknowledged_by, ?2) WHERE id = ?3",
+				   id, ev->user, now);
+	}
+	snprintf(note, notelen, "unknown action");
+	return 0;
+}
+
+/* Writer thread only (the one caller of human_record). */
+static unsigned records_since_prune;
+
+int human_record(struct store *s, const char *channel, const char *const *keys,
+		 const char *envelope_id, const char *payload, int64_t now_ms, int64_t *inbox_id,
+		 char *err, size_t errlen)
+{
+	bool is_new = true;
+	sqlite3_stmt *st;
+
+	*inbox_id = 0;
+	if (++records_since_prune >= PRUNE_EVERY) {
+		/* Slack redelivers for minutes; a week covers that and any restart. */
+		records_since_prune = 0;
+		st = store_stmt(s, ST_PRUNE_SEEN, "DELETE FROM seen_events WHERE received_at < ?");
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, now_ms - KEEP_MS);
+			(void)sqlite3_step(st);
+		}
+		st = store_stmt(
+		    s, ST_PRUNE_INBOX,
+		    "DELETE FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?");
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, now_ms - KEEP_MS);
+			(void)sqlite3_step(st);
+		}
+	}
+	for (size_t i = 0; i < HUMAN_MAX_KEYS && keys[i]; i++) {
+		int rc = record_key(s, keys[i], channel, now_ms);
+		if (rc < 0)
+			return snprintf(err, errlen, "seen_events: %s",
+					sqlite3_errmsg(store_db(s))),
+			       -1;
+		if (rc == 0)
+			is_new = false; /* keep recording the others: a later copy has them all */
+	}
+	if (!is_new)
+		return 0;
+	st = store_stmt(s, ST_INBOX,
+			"INSERT INTO inbox (channel, envelope_id, payload, received_at)"
+			" VALUES (?,?,?,?)");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare inbox insert"), -1;
+	store_bind_text(st, 1, channel);
+	store_bind_text(st, 2, envelope_id);
+	sqlite3_bind_text(st, 3, payload, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return snprintf(err, errlen, "inbox: %s", sqlite3_errmsg(store_db(s))), -1;
+	*inbox_id = sqlite3_last_insert_rowid(store_db(s));
+	return 1;
+}
+
+int human_event_apply(struct store *s, const struct human_event *ev, const char *const *channels,
+		      size_t n_channels, int64_t now_ms, char *note, size_t notelen, char *err,
+		      size_t errlen)
+{
+	char state[32] = "", text[256] = "";
+	const char *who = ev->user_label ? ev->user_label : ev->user;
+	int64_t id = ev->incident_id;
+	int result = HUMAN_STORED;
+	sqlite3_stmt *st;
+
+	note[0] = '\0';
+	if (ev->inbox_id > 0) {
+		st = store_stmt(s, ST_PROCESSED, "UPDATE inbox SET processed_at = ? WHERE id = ?");
+		if (st == NULL)
+			return snprintf(err, errlen, "cannot prepare inbox update"), -1;
+		sqlite3_bind_int64(st, 1, now_ms);
+		sqlite3_bind_int64(st, 2, ev->inbox_id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return snprintf(err, errlen, "inbox: %s", sqlite3_errmsg(store_db(s))), -1;
+	}
+	if (ev->kind == NULL)
+		return HUMAN_IGNORED;
+	if (id == 0)
+		id = parse_incident(ev->claimed_incident);
+	if (id != 0 && incident_state(s, id, state, sizeof(state)) < 0) {
+		snprintf(note, notelen, "unknown incident %.20s",
+			 ev->claimed_incident ? ev->claimed_incident : "");
+		id = 0;
+	}
+	if (ev->action != NULL && id != 0) {
+		if (!ev->allowed) {
+			result = HUMAN_REFUSED;
+			snprintf(note, notelen, "not allowed");
+			snprintf(text, sizeof(text),
+				 "\xE2\x9B\x94 Sorry %s, you are not allowed to %s incidents from "
+				 "chat. Ask an admin to add you to allowed_users.",
+				 who,
+				 strcmp(ev->action, "silence_1h") == 0 ? "silence" : ev->action);
+		} else if (act(s, ev, id, state, who, now_ms, note, notelen, text, sizeof(text)) <
+			   0) {
+			return snprintf(err, errlen, "action: %s", sqlite3_errmsg(store_db(s))), -1;
+		}
+	} else if (ev->action != NULL && note[0] == '\0') {
+		snprintf(note, notelen, "no incident");
+	}
+	st = store_stmt(s, ST_INSERT,
+			"INSERT INTO human_events (incident_id, channel, user, kind, action, text,"
+			" ref, allowed, result, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare human_events insert"), -1;
+	if (id != 0)
+		sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, ev->channel);
+	store_bind_text(st, 3, ev->user ? ev->user : "");
+	store_bind_text(st, 4, ev->kind);
+	store_bind_text(st, 5, ev->action);
+	store_bind_text(st, 6, ev->text ? ev->text : "");
+	store_bind_text(st, 7, ev->ref ? ev->ref : "");
+	sqlite3_bind_int(st, 8, ev->allowed);
+	store_bind_text(st, 9, note[0] ? note : human_result_name(result));
+	sqlite3_bind_int64(st, 10, now_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return snprintf(err, errlen, "human_events: %s", sqlite3_errmsg(store_db(s))), -1;
+	if (text[0] != '\0') {
+		/* A refusal is for the one who clicked; an action's outcome is for everyone. */
+		const char *only[1] = {ev->channel};
+		if (reply(s, id, text, result == HUMAN_REFUSED ? only : channels,
+			  result == HUMAN_REFUSED ? 1 : n_channels, now_ms, err, errlen) < 0)
+			return -1;
+	}
+	return result;
+}
