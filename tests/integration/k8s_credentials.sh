@@ -11,8 +11,9 @@
 #     confidence lowered; the bot keeps running).
 #  2. in_cluster: KUBERNETES_SERVICE_HOST/PORT and the service-account folder
 #     relocated by NIGHTSHIFT_SERVICEACCOUNT_DIR (token + ca.crt); simcluster
-#     serves https with a certificate that CA signed. A CA that did not sign
-#     it fails the tools with a TLS reason, never a crash.
+#     serves https with a certificate that CA signed (replay, then the running
+#     bot across a rotation of the service-account token). A CA that did not
+#     sign it fails the tools with a TLS reason, never a crash.
 #  3. kubeconfig with two contexts (two simclusters, each with its own user
 #     token): the configured context is the one used, not current-context.
 [ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
@@ -61,7 +62,7 @@ sim_requests() { grep -c 'event=request method=GET path=/api' "$T/$1.log"; }
 # payload N : the scenario's alert with a label phase=<Nth word> (in the
 # fingerprint below, so a new incident each)
 payload() {
-	local words=(zero alpha bravo charlie delta echo)
+	local words=(zero alpha bravo charlie delta echo foxtrot golf)
 	sed -e "s/\"severity\": \"warning\"/\"severity\": \"warning\", \"phase\": \"${words[$1]}\"/" \
 		"$SCEN/alert.json" >"$T/alert-$1.json"
 }
@@ -209,6 +210,33 @@ kubernetes:
 	check_match "in_cluster, wrong CA: the failed tool says it could not verify the server" \
 		"cannot reach the API server of prod-eu-1: .*(certificate|SSL)" \
 		"$(jsql "$T/ic-bad.json" "SELECT json_extract(j,'\$.alerts[0].report.evidence') FROM d")"
+	# The running bot in the pod: the projected token rotates (a new file renamed over it).
+	write_config "$CONF" "playbooks:
+  dir: $PWD/playbooks
+fingerprint:
+  labels: [alertname, pod, phase]
+investigations:
+  workers: 1
+kubernetes:
+  clusters:
+    - {name: prod-eu-1, in_cluster: true}"
+	if KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$SIMPORT_tls" \
+		NIGHTSHIFT_SERVICEACCOUNT_DIR="$T/sa" start_bot; then
+		investigate 5
+		check "in_cluster bot: the investigation succeeds over https" "done real oom_killed high 0" "$RES $FAILED"
+		before=$(sim_401s tls)
+		printf 'sa-token-2\n' >"$T/incluster.token"
+		printf 'sa-token-2\n' >"$T/sa/token.new" && mv -f "$T/sa/token.new" "$T/sa/token"
+		investigate 6
+		check "in_cluster bot: after the service-account token rotates, it still succeeds" \
+			"done real oom_killed high 0" "$RES $FAILED"
+		check "in_cluster bot: the rotated token was read before the next request (no 401)" \
+			"$before" "$(sim_401s tls)"
+		stop_bot TERM 10
+		check "in_cluster bot: exits 0 on SIGTERM" 0 "$BOT_RC"
+	else
+		not_ok "nightshift run starts with an in_cluster cluster"
+	fi
 	res=$(replay_report "$T/incluster.yml" "$T/ic-none.json" KUBERNETES_SERVICE_HOST= KUBERNETES_SERVICE_PORT=)
 	check_match "in_cluster outside a pod: the tools fail and say why" "^real [a-z_]+ (low|medium) [1-9]" "$res"
 	check_match "in_cluster outside a pod: the reason names KUBERNETES_SERVICE_HOST" "KUBERNETES_SERVICE_HOST" \
