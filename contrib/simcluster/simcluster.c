@@ -7,7 +7,12 @@
  *
  *   simcluster --listen 127.0.0.1:PORT --scenario FILE.json [--scenario …]
  *              [--mutations FILE.jsonl] [--ready-file F] [--read-only]
+ *              [--token FILE] [--tls-cert FILE --tls-key FILE]
  *              [--log-level debug|info|warn|error]
+ *
+ * --token FILE makes every API request need "Authorization: Bearer <the
+ * file's content>" (401 otherwise); the file is read on every request so a
+ * test can rotate it. --tls-cert/--tls-key serve https instead of http.
  *
  * lws 4.1.6 pitfalls handled (platform-notes §1): an IPv4 iface binds every
  * interface unless IPv6 is disabled; a POST without Content-Length never
@@ -39,6 +44,7 @@ struct session {
 	char method[8];
 	char *path;
 	char *accept;
+	char *authorization;
 	char *content_type;
 	struct buf query;
 	struct sim_request rq;
@@ -58,6 +64,7 @@ struct session {
 
 static struct lws_context *volatile g_ctx;
 static volatile sig_atomic_t g_stop;
+static const char *g_token_file; /* --token: the bearer token required, re-read per request */
 static unsigned char g_wbuf[LWS_PRE + CHUNK];
 
 static struct sim *sim_of(struct lws *wsi)
@@ -71,6 +78,7 @@ static void session_reset(struct session *s)
 		lws_sul_cancel(&s->sul);
 	free(s->path);
 	free(s->accept);
+	free(s->authorization);
 	free(s->content_type);
 	buf_release(&s->query);
 	buf_release(&s->body);
@@ -127,6 +135,37 @@ static void delay_done(lws_sorted_usec_list_t *sul)
 	finish(s);
 }
 
+/*
+ * With --token: true when the request carries "Authorization: Bearer T" and T
+ * is the token file's current content (trailing whitespace dropped). The file
+ * is read on every request, so rotating it takes effect at once. /_sim/ and
+ * the health paths stay open (test control, probe targets).
+ */
+static bool authorized(const struct session *s)
+{
+	char tok[4096];
+	size_t n;
+	FILE *f;
+
+	if (g_token_file == NULL || str_has_prefix(s->path, "/_sim/") ||
+	    strcmp(s->path, "/healthz") == 0 || strcmp(s->path, "/readyz") == 0 ||
+	    strcmp(s->path, "/livez") == 0)
+		return true;
+	f = fopen(g_token_file, "r");
+	if (f == NULL) {
+		log_warn("event=token_file_unreadable file=%s", g_token_file);
+		return false;
+	}
+	n = fread(tok, 1, sizeof(tok) - 1, f);
+	fclose(f);
+	tok[n] = '\0';
+	while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' ||
+			 tok[n - 1] == '\t'))
+		tok[--n] = '\0';
+	return n > 0 && str_has_prefix(s->authorization, "Bearer ") &&
+	       strcmp(s->authorization + 7, tok) == 0;
+}
+
 static void dispatch(struct session *s)
 {
 	struct sim *sim = sim_of(s->wsi);
@@ -134,6 +173,13 @@ static void dispatch(struct session *s)
 
 	s->rq.body = s->body.data ? s->body.data : "";
 	s->rq.body_len = s->body.len;
+	if (!authorized(s)) {
+		/* What the API server answers a missing or wrong bearer token. */
+		sim_status(&s->resp, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
+		s->canned = true;
+		finish(s);
+		return;
+	}
 	if (!str_has_prefix(s->path, "/_sim/") &&
 	    sim_apply_rules(sim, s->method, s->path, s->rq.query, &s->resp, &delay)) {
 		s->canned = s->resp.status != 0;
@@ -220,6 +266,7 @@ static void on_request(struct session *s, const char *in)
 	strlcpy0(s->method, method_of(s->wsi), sizeof(s->method));
 	s->path = xstrdup(in && *in ? in : "/");
 	s->accept = header(s->wsi, WSI_TOKEN_HTTP_ACCEPT, 4096);
+	s->authorization = header(s->wsi, WSI_TOKEN_HTTP_AUTHORIZATION, 8192);
 	s->content_type = header(s->wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, 1024);
 	s->rq.method = s->method;
 	s->rq.path = s->path;
@@ -440,6 +487,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: simcluster --listen 127.0.0.1:PORT --scenario FILE.json [--scenario FILE.json …]\n"
 		     "                  [--mutations FILE.jsonl] [--ready-file FILE] [--read-only]\n"
+		     "                  [--token FILE] [--tls-cert FILE --tls-key FILE]\n"
 		     "                  [--log-level debug|info|warn|error]\n"
 		     "A Kubernetes API server double on loopback; see contrib/simcluster/README.md.\n");
 }
@@ -450,9 +498,12 @@ int main(int argc, char **argv)
 		{"listen", required_argument, NULL, 'l'},   {"scenario", required_argument, NULL, 's'},
 		{"mutations", required_argument, NULL, 'm'}, {"ready-file", required_argument, NULL, 'r'},
 		{"read-only", no_argument, NULL, 'R'},      {"log-level", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+		{"token", required_argument, NULL, 't'},    {"tls-cert", required_argument, NULL, 'c'},
+		{"tls-key", required_argument, NULL, 'k'},  {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *listen_s = NULL, *mutations = NULL, *ready_file = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL;
 	const char *scenarios[128]; /* tests/scenarios alone holds over 20 */
 	size_t n_scen = 0;
 	struct lws_context_creation_info info;
@@ -476,6 +527,9 @@ int main(int argc, char **argv)
 		case 'm': mutations = optarg; break;
 		case 'r': ready_file = optarg; break;
 		case 'R': read_only = true; break;
+		case 't': g_token_file = optarg; break;
+		case 'c': tls_cert = optarg; break;
+		case 'k': tls_key = optarg; break;
 		case 'L':
 			if (log_level_parse(optarg, &level) < 0) {
 				usage(stderr);
@@ -487,7 +541,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (listen_s == NULL || n_scen == 0 || optind != argc) {
+	if (listen_s == NULL || n_scen == 0 || optind != argc || (tls_cert == NULL) != (tls_key == NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -529,6 +583,13 @@ int main(int argc, char **argv)
 	info.keepalive_timeout = 30;
 	info.timeout_secs = 30;
 	info.options = v6 ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (tls_cert != NULL) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = tls_cert;
+		info.ssl_private_key_filepath = tls_key;
+		/* HTTP/1.1 only: over h2, lws 4.1 never ends the stream of an empty body. */
+		info.alpn = "http/1.1";
+	}
 	g_ctx = lws_create_context(&info);
 	if (g_ctx == NULL) {
 		log_error("event=listen_failed listen=%s", listen_s);
@@ -547,10 +608,11 @@ int main(int argc, char **argv)
 		size_t counts[RES_COUNT];
 		for (int i = 0; i < RES_COUNT; i++)
 			counts[i] = (size_t)cJSON_GetArraySize(sim.store[i]);
-		log_info("event=listening host=%s port=%d scenarios=%zu read_only=%s namespaces=%zu "
+		log_info("event=listening host=%s port=%d tls=%s token=%s scenarios=%zu read_only=%s namespaces=%zu "
 			 "nodes=%zu pods=%zu events=%zu deployments=%zu replicasets=%zu jobs=%zu "
 			 "pvcs=%zu failure_rules=%zu",
-			 host, port, n_scen, read_only ? "true" : "false", counts[RES_NAMESPACES],
+			 host, port, tls_cert ? "true" : "false", g_token_file ? "required" : "none",
+			 n_scen, read_only ? "true" : "false", counts[RES_NAMESPACES],
 			 counts[RES_NODES], counts[RES_PODS], counts[RES_EVENTS],
 			 counts[RES_DEPLOYMENTS], counts[RES_REPLICASETS], counts[RES_JOBS],
 			 counts[RES_PVCS], sim.n_rules);

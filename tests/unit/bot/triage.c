@@ -306,6 +306,71 @@ static void test_outbox_order_and_marks(void)
 	store_close(s);
 }
 
+/* Triages alert name with cfg c (one transaction); returns the body of its "received" message. */
+static void received_body(struct store *s, struct config *c, const char *name, char *out,
+			  size_t outlen)
+{
+	struct config *saved = cfg;
+	char sql[256];
+
+	cfg = c;
+	feed(s, name, "prod", "p-1", ALERT_FIRING, 1000);
+	cfg = saved;
+	snprintf(sql, sizeof(sql),
+		 "SELECT o.body FROM outbox o JOIN incidents i ON i.id = o.incident_id"
+		 " WHERE o.kind = 'received' AND i.alertname = '%s'",
+		 name);
+	text(s, sql, out, outlen);
+}
+
+/*
+ * A full pool delays, and the thread says so: with one worker, the second and
+ * later new incidents' "received" messages say how many investigations are
+ * ahead; each gets its own pending row (nothing dropped).
+ */
+static void test_received_says_queued(void)
+{
+	struct config *one = load_cfg("investigations:\n  workers: 1\n"), *two;
+	struct store *s = fresh_store();
+	char body[4096];
+
+	CHECK(one != NULL);
+	if (one == NULL)
+		return;
+	received_body(s, one, "Q1", body, sizeof(body));
+	CHECK_CONTAINS(body, "investigating");
+	CHECK(strstr(body, "queued") == NULL);
+	received_body(s, one, "Q2", body, sizeof(body));
+	CHECK_CONTAINS(body, "investigation queued: 1 ahead of it, all 1 workers busy");
+	received_body(s, one, "Q3", body, sizeof(body));
+	CHECK_CONTAINS(body, "investigation queued: 2 ahead of it, all 1 workers busy");
+	/* The first one is running now: the pool is still full, two wait ahead. */
+	store_exec(s, "UPDATE investigations SET state = 'running' WHERE id = 1");
+	received_body(s, one, "Q4", body, sizeof(body));
+	CHECK_CONTAINS(body, "investigation queued: 2 ahead of it, all 1 workers busy");
+	CHECK_INT(scalar(s, "SELECT count(*) FROM investigations WHERE state = 'pending'"), 3);
+	CHECK_INT(scalar(s, "SELECT count(DISTINCT incident_id) FROM investigations"), 4);
+	/* Finished ones are not ahead of anything. */
+	store_exec(s, "UPDATE investigations SET state = 'done' WHERE id <= 3");
+	received_body(s, one, "Q5", body, sizeof(body));
+	CHECK_CONTAINS(body, "investigation queued: 1 ahead of it, all 1 workers busy");
+	/* With two workers and one waiting, a new one is not queued behind a full pool. */
+	store_exec(s, "UPDATE investigations SET state = 'done'");
+	two = load_cfg("investigations:\n  workers: 2\n");
+	CHECK(two != NULL);
+	if (two != NULL) {
+		received_body(s, two, "Q6", body, sizeof(body));
+		CHECK_CONTAINS(body, "investigating");
+		received_body(s, two, "Q7", body, sizeof(body));
+		CHECK_CONTAINS(body, "investigating");
+		received_body(s, two, "Q8", body, sizeof(body));
+		CHECK_CONTAINS(body, "investigation queued: 2 ahead of it, all 2 workers busy");
+		config_unref(two);
+	}
+	config_unref(one);
+	store_close(s);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -326,6 +391,7 @@ int main(void)
 	RUN(test_noise_and_environment);
 	RUN(test_dry_run_writes_nothing);
 	RUN(test_outbox_order_and_marks);
+	RUN(test_received_says_queued);
 	config_unref(cfg);
 	fingerprinter_free(fp);
 	{
