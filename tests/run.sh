@@ -11,14 +11,24 @@ failed=0
 logdir=build/test-logs
 mkdir -p "$logdir"
 
+# log_of NAME: the log file of test NAME
+log_of() { echo "$logdir/$(echo "$1" | tr '/ ' '__').log"; }
+
 # run_one NAME CMD...: runs CMD, adds its counts to the totals.
 run_one() {
 	name=$1
 	shift
-	log="$logdir/$(echo "$name" | tr '/ ' '__').log"
+	log=$(log_of "$name")
 	start=$(date +%s)
 	"$@" >"$log" 2>&1
-	rc=$?
+	tally "$name" $? "$(($(date +%s) - start))"
+}
+
+# tally NAME RC SECONDS: reads NAME's log, adds its counts, prints its line.
+tally() {
+	name=$1
+	rc=$2
+	log=$(log_of "$name")
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
 	if [ -z "$line" ]; then
 		p=0
@@ -32,7 +42,7 @@ run_one() {
 	failed=$((failed + f))
 	status=ok
 	[ "$f" -ne 0 ] && status=FAIL
-	printf '%-4s %-44s %4s passed %3s failed %4ss\n' "$status" "$name" "$p" "$f" "$(($(date +%s) - start))"
+	printf '%-4s %-44s %4s passed %3s failed %4ss\n' "$status" "$name" "$p" "$f" "$3"
 	if [ "$f" -ne 0 ]; then
 		echo "---- $log (last 40 lines) ----"
 		tail -n 40 "$log"
@@ -58,17 +68,47 @@ fuzz() {
 		if [ $rc -eq 0 ]; then echo "1 passed, 0 failed"; else cat build/test-logs/fuzz.err | tail -n 60; echo "0 passed, 1 failed"; fi'
 }
 
-# integration [PREFIX]: every integration script, against PREFIX's binaries
-# (build: the normal ones; build/asan: the ASan/UBSan ones, whose reports
-# fail the script through lib.sh).
+# integration PREFIX...: every integration script against each PREFIX's
+# binaries (build: the normal ones; build/asan: the ASan/UBSan ones, whose
+# reports fail a script through lib.sh). Scripts mostly wait on their
+# processes, and each uses its own ports and temp dir, so TEST_JOBS (default
+# 3) of them run at once; results are printed in order.
 integration() {
-	prefix=${1:-build}
-	label=integration
-	[ "$prefix" = build ] || label="${prefix#build/}/integration"
-	for t in tests/integration/*.sh; do
-		[ "$(basename "$t")" = lib.sh ] && continue
-		NIGHTSHIFT="$prefix/nightshift" SIMCLUSTER="$prefix/simcluster" \
-			run_one "$label/$(basename "$t" .sh)" bash "$t"
+	jobs_max=${TEST_JOBS:-3}
+	names=""
+	pids=""
+	for prefix in "$@"; do
+		label=integration
+		[ "$prefix" = build ] || label="${prefix#build/}/integration"
+		for t in tests/integration/*.sh; do
+			[ "$(basename "$t")" = lib.sh ] && continue
+			name="$label/$(basename "$t" .sh)"
+			names="$names $name"
+			while :; do
+				running=""
+				for pid in $pids; do
+					kill -0 "$pid" 2>/dev/null && running="$running $pid"
+				done
+				pids=$running
+				[ "$(echo $pids | wc -w)" -lt "$jobs_max" ] && break
+				sleep 0.2
+			done
+			log=$(log_of "$name")
+			(
+				start=$(date +%s)
+				NIGHTSHIFT="$prefix/nightshift" SIMCLUSTER="$prefix/simcluster" \
+					bash "$t" >"$log" 2>&1
+				echo "$? $(($(date +%s) - start))" >"$log.rc"
+			) &
+			pids="$pids $!"
+		done
+	done
+	wait
+	for name in $names; do
+		log=$(log_of "$name")
+		set -- $(cat "$log.rc" 2>/dev/null || echo "1 0")
+		rm -f "$log.rc"
+		tally "$name" "$1" "$2"
 	done
 }
 
@@ -78,13 +118,12 @@ asan)
 	ASAN_OPTIONS=detect_leaks=1 unit build/asan
 	ASAN_OPTIONS=detect_leaks=1 integration build/asan
 	;;
-integration) integration ;;
+integration) integration build ;;
 fuzz) fuzz ;;
 all)
 	unit build
 	ASAN_OPTIONS=detect_leaks=1 unit build/asan
-	integration
-	ASAN_OPTIONS=detect_leaks=1 integration build/asan
+	ASAN_OPTIONS=detect_leaks=1 integration build build/asan
 	fuzz
 	;;
 *) echo "usage: tests/run.sh [unit|asan|integration|fuzz|all]" >&2; exit 2 ;;
