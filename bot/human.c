@@ -17,8 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Slots 32..41 of the writer's statement cache (see store_stmt). */
 enum {
-	ST_SEEN = 12,
+	ST_SEEN = 32,
 	ST_INSERT,
 	ST_STATE,
 	ST_ACK,

@@ -78,7 +78,7 @@ void metrics_render(const struct metrics *m, struct store *store, struct buf *ou
 	buf_puts(out, "# HELP nightshift_incidents Incidents by state.\n"
 		      "# TYPE nightshift_incidents gauge\n");
 	for (size_t i = 0; i < ARRAY_LEN(states); i++) {
-		sqlite3_stmt *st = store_stmt(store, 40,
+		sqlite3_stmt *st = store_stmt(store, 42,
 					      "SELECT count(*) FROM incidents WHERE state = ?");
 		long long n = -1;
 		if (st) {

@@ -15,6 +15,7 @@
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[STORE_MAX_STMTS];
+	const char *sql[STORE_MAX_STMTS]; /* what each slot was prepared from */
 };
 
 /* Migration N brings user_version from N-1 to N. Never edit a shipped one. */
@@ -377,6 +378,10 @@ sqlite3_stmt *store_stmt(struct store *s, int slot, const char *sql)
 	if (slot < 0 || slot >= STORE_MAX_STMTS)
 		fatal("event=bad_stmt_slot slot=%d", slot);
 	st = s->stmts[slot];
+	/* Two files that picked the same slot would run each other's SQL. */
+	if (st != NULL && s->sql[slot] != sql && strcmp(s->sql[slot], sql) != 0)
+		fatal("event=stmt_slot_clash slot=%d first=\"%.60s\" second=\"%.60s\"", slot,
+		      s->sql[slot], sql);
 	if (st == NULL) {
 		if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
 		    SQLITE_OK) {
@@ -385,6 +390,7 @@ sqlite3_stmt *store_stmt(struct store *s, int slot, const char *sql)
 			return NULL;
 		}
 		s->stmts[slot] = st;
+		s->sql[slot] = sql;
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
