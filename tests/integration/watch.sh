@@ -81,6 +81,10 @@ req GET /healthz
 check "/healthz shows the watchdog armed and not silent" "1|0" \
 	"$(jget "$BODY" '$.watchdog.armed')|$(jget "$BODY" '$.watchdog.silent')"
 
+out=$(timeout 20 "$NS" replay -c "$CONF" "$T/wd.json" 2>/dev/null)
+check "replay calls a Watchdog a heartbeat and does not investigate it" "heartbeat|" \
+	"$(jget "$out" '$.alerts[0].action')|$(jget "$out" '$.alerts[0].report')"
+
 # ---------------------------------------------------------------- own heartbeat
 n=100
 while [ "$(wc -l <"$T/hb.log" 2>/dev/null || echo 0)" -lt 2 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
