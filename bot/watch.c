@@ -399,11 +399,18 @@ static void heartbeat_tick(struct daemon *d)
 
 void watch_tick(struct daemon *d)
 {
+	int64_t now = mono_ms();
+
 	if (d->stopping)
 		return;
 	heartbeat_tick(d);
-	if (!d->watch.check_busy && d->writer != NULL && d->cfg->watchdog.enabled) {
+	if (!d->watch.check_busy && d->writer != NULL && d->cfg->watchdog.enabled &&
+	    now >= d->watch.check_next_mono_ms) {
 		struct check_job *j = xcalloc(1, sizeof(*j));
+		int64_t every = d->cfg->watchdog.timeout_s * 1000 / 20;
+
+		every = every < 1000 ? 1000 : every > 30000 ? 30000 : every;
+		d->watch.check_next_mono_ms = now + every - 100; /* the tick is not exact */
 		j->d = d;
 		j->started_ms = d->metrics.started_ms;
 		j->base.run = check_job_run;

@@ -41,11 +41,12 @@ struct triage_outcome;
 
 /* Loop-thread state of the daemon (struct daemon.watch). */
 struct watch_state {
-	bool check_busy;	  /* a silence check job is in flight */
-	bool hb_in_flight;	  /* a heartbeat request is in flight */
-	int64_t hb_next_mono_ms;  /* when the next heartbeat is due */
-	int64_t hb_last_log_mono; /* rate limit of failure logs */
-	uint64_t hb_unlogged;	  /* failures not logged since */
+	bool check_busy;	    /* a silence check job is in flight */
+	int64_t check_next_mono_ms; /* when the next silence check is due */
+	bool hb_in_flight;	    /* a heartbeat request is in flight */
+	int64_t hb_next_mono_ms;    /* when the next heartbeat is due */
+	int64_t hb_last_log_mono;   /* rate limit of failure logs */
+	uint64_t hb_unlogged;	    /* failures not logged since */
 };
 
 /*
@@ -73,7 +74,10 @@ int watch_pipeline_back(struct triage_ctx *ctx, const struct alert *hb, int64_t 
 int watch_check(struct triage_ctx *ctx, int64_t started_ms, bool *raised,
 		struct triage_outcome *out, char *err, size_t errlen);
 
-/* Loop thread, from the daemon's tick: the silence check and the heartbeat when due. */
+/*
+ * Loop thread, from the daemon's once-a-second tick: the silence check (every
+ * timeout/20, between 1 s and 30 s) and the heartbeat, each when due.
+ */
 void watch_tick(struct daemon *d);
 
 #endif
