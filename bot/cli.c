@@ -316,8 +316,10 @@ int cli_replay(const struct config *cfg, const char *payload_path, const char *f
 			cJSON_AddStringToObject(j, "noise_reason", o.noise_reason);
 		else
 			cJSON_AddNullToObject(j, "noise_reason");
-		/* Every firing alert not dismissed by a rule is investigated, as the bot would. */
-		if (a->status == ALERT_FIRING && o.action != TRIAGE_DISMISSED)
+		/* Every firing alert not dismissed by a rule (nor a heartbeat) is investigated,
+		 * as the bot would. */
+		if (a->status == ALERT_FIRING && o.action != TRIAGE_DISMISSED &&
+		    o.action != TRIAGE_HEARTBEAT)
 			replay_investigate(cfg, s, &pb, clients, a, o.incident_id, j);
 		else
 			cJSON_AddNullToObject(j, "report");

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -519,6 +520,126 @@ static void set_kubernetes(struct loader *l, const struct key_spec *k, const cha
 		   path, c->default_cluster, path);
 }
 
+/* watchdog.alertname: a Prometheus alert name ([a-zA-Z_:][a-zA-Z0-9_:]*). */
+static void set_alertname(struct loader *l, const struct key_spec *k, const char *path,
+			  yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "an alert name");
+
+	if (s == NULL)
+		return;
+	if (s[0] == '\0' || strlen(s) > 128 || isdigit((unsigned char)s[0]) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:") !=
+		strlen(s)) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: \"%.64s\" is not an alert name (letters, digits, _ and :, e.g. "
+			   "\"Watchdog\")",
+			   path, s);
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
+/*
+ * heartbeat.url: https://…, or http:// on a loopback host; a query is allowed
+ * (Uptime Kuma push URLs carry ?status=up), user:password is not. The URL may
+ * hold a push token, so the message quotes only its scheme and host.
+ */
+static void set_heartbeat_url(struct loader *l, const struct key_spec *k, const char *path,
+			      yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a URL \"https://host/path\"");
+	char *scheme = NULL, *host = NULL, *user = NULL;
+	CURLU *u;
+	const char *why = NULL;
+
+	if (s == NULL)
+		return;
+	u = curl_url();
+	if (u == NULL)
+		fatal("event=oom what=curl_url");
+	if (strlen(s) > 2048 || curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		why = "is not a URL like https://host/path";
+	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		why = "only https:// URLs are allowed";
+	else if (strcmp(scheme, "http") == 0 && !host_is_loopback(host))
+		why = "plain http:// is allowed only for loopback addresses (127.0.0.1, ::1, "
+		      "localhost); use https://";
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+		why = "must not contain a user name or password (use token_env or token_file)";
+	if (why != NULL)
+		cfg_errorf(l, cfg_line(n), "%s: the URL %s", path, why);
+	else
+		cfg_set_string(l, k, path, n, field);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+}
+
+/* heartbeat.method: GET or POST. */
+static void set_heartbeat_method(struct loader *l, const struct key_spec *k, const char *path,
+				 yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "GET or POST");
+
+	if (s == NULL)
+		return;
+	if (strcmp(s, "GET") != 0 && strcmp(s, "POST") != 0) {
+		cfg_errorf(l, cfg_line(n), "%s: \"%.32s\" is not allowed (GET or POST)", path, s);
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
+#define WD(f) offsetof(struct watchdog_config, f)
+#define HB(f) offsetof(struct heartbeat_config, f)
+
+/* clang-format off */
+static const struct key_spec watchdog_keys[] = {
+	{.name = "enabled", .fn = cfg_set_bool, .offset = WD(enabled)},
+	{.name = "alertname", .fn = set_alertname, .offset = WD(alertname)},
+	{.name = "timeout", .fn = cfg_set_duration, .offset = WD(timeout_s), .min = 1,
+	 .max = 7 * 86400},
+	{.name = "environment", .fn = set_env_name, .offset = WD(environment)},
+	{0},
+};
+
+static const struct key_spec heartbeat_keys[] = {
+	{.name = "url", .fn = set_heartbeat_url, .offset = HB(url), .required = true},
+	{.name = "method", .fn = set_heartbeat_method, .offset = HB(method)},
+	{.name = "interval", .fn = cfg_set_duration, .offset = HB(interval_s), .min = 1,
+	 .max = 86400},
+	{.name = "token_env", .fn = cfg_set_secret_env, .offset = HB(token)},
+	{.name = "token_file", .fn = cfg_set_secret_file, .offset = HB(token)},
+	{0},
+};
+/* clang-format on */
+
+/* watchdog: present means configured (armed from start-up) and enabled unless enabled: false. */
+static void set_watchdog(struct loader *l, const struct key_spec *k, const char *path,
+			 yaml_node_t *n, void *field)
+{
+	struct watchdog_config *w = field;
+
+	w->configured = true;
+	w->enabled = true;
+	cfg_parse_map(l, k->sub, path, n, field);
+}
+
+/* heartbeat: a mapping with at least url. */
+static void set_heartbeat(struct loader *l, const struct key_spec *k, const char *path,
+			  yaml_node_t *n, void *field)
+{
+	if (cfg_is_null(n)) {
+		cfg_errorf(l, cfg_line(n), "%s: expected a mapping with at least url", path);
+		return;
+	}
+	cfg_parse_map(l, k->sub, path, n, field);
+}
+
 /* clang-format off */
 static const struct key_spec top_keys[] = {
 	{.name = "listen", .fn = set_listen},
@@ -533,6 +654,8 @@ static const struct key_spec top_keys[] = {
 	{.name = "investigations", .fn = cfg_set_section, .sub = investigations_keys},
 	{.name = "playbooks", .fn = cfg_set_section, .sub = playbooks_keys},
 	{.name = "kubernetes", .fn = set_kubernetes, .sub = kubernetes_keys},
+	{.name = "watchdog", .fn = set_watchdog, .offset = CFG(watchdog), .sub = watchdog_keys},
+	{.name = "heartbeat", .fn = set_heartbeat, .offset = CFG(heartbeat), .sub = heartbeat_keys},
 	{0},
 };
 /* clang-format on */
@@ -562,6 +685,12 @@ static struct config *config_defaults(const char *path)
 	c->deadline_s = 120;
 	c->tool_timeout_s = 10;
 	c->playbooks_dir = xstrdup("playbooks");
+	c->watchdog.enabled = true; /* armed once a first heartbeat has arrived (see watch.h) */
+	c->watchdog.alertname = xstrdup("Watchdog");
+	c->watchdog.timeout_s = 600;
+	c->watchdog.environment = xstrdup("production");
+	c->heartbeat.method = xstrdup("GET");
+	c->heartbeat.interval_s = 60;
 	return c;
 }
 
@@ -618,6 +747,15 @@ static void config_free(struct config *c)
 	}
 	free(c->clusters);
 	free(c->default_cluster);
+	free(c->watchdog.alertname);
+	free(c->watchdog.environment);
+	free(c->heartbeat.url);
+	free(c->heartbeat.method);
+	free(c->heartbeat.token.env);
+	free(c->heartbeat.token.file);
+	if (c->heartbeat.token.value != NULL)
+		explicit_bzero(c->heartbeat.token.value, strlen(c->heartbeat.token.value));
+	free(c->heartbeat.token.value);
 	free(c);
 }
 
@@ -709,6 +847,12 @@ const struct k8s_cluster *config_cluster_for(const struct config *c, const char 
 			if (strcmp(c->clusters[i].name, c->default_cluster) == 0)
 				return &c->clusters[i];
 	return &c->clusters[0];
+}
+
+bool config_is_heartbeat(const struct config *c, const struct alert *a)
+{
+	return c->watchdog.enabled && a->name != NULL &&
+	       strcmp(a->name, c->watchdog.alertname) == 0;
 }
 
 bool host_is_loopback(const char *host)

@@ -85,6 +85,23 @@ struct k8s_cluster {
 	int line;
 };
 
+/* watchdog: the dead man's switch (README "Watching the watchers"). */
+struct watchdog_config {
+	bool configured;   /* the section is present: armed from start-up */
+	bool enabled;      /* false: heartbeat alerts are ordinary alerts, no switch */
+	char *alertname;   /* owned; "Watchdog" by default */
+	int64_t timeout_s; /* silence longer than this raises the alarm; 600 by default */
+	char *environment; /* owned; of the synthetic alert; "production" by default */
+};
+
+/* heartbeat: nightshift's own "I am alive" call. */
+struct heartbeat_config {
+	char *url;          /* owned or NULL (off); may hold a push token: never logged */
+	char *method;       /* owned; "GET" (default) or "POST" */
+	int64_t interval_s; /* 60 by default */
+	struct secret token; /* optional bearer token */
+};
+
 struct config {
 	char *path;                 /* owned; the file it came from */
 	int refs;                   /* see config_ref() */
@@ -123,6 +140,9 @@ struct config {
 	struct k8s_cluster *clusters; /* owned; the kubernetes section */
 	size_t n_clusters;
 	char *default_cluster;      /* owned or NULL: for alerts without a cluster label */
+
+	struct watchdog_config watchdog;
+	struct heartbeat_config heartbeat;
 };
 
 /*
@@ -150,6 +170,10 @@ bool matcher_set_matches(const struct matcher_set *s, const struct kv_list *labe
  * never falls back to another cluster).
  */
 const struct k8s_cluster *config_cluster_for(const struct config *c, const char *cluster_label);
+
+/* True when a (firing or resolved) is the watchdog's heartbeat alert. */
+struct alert;
+bool config_is_heartbeat(const struct config *c, const struct alert *a);
 
 /* True when host is a loopback address or name (127.0.0.0/8, ::1, localhost). */
 bool host_is_loopback(const char *host);

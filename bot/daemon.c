@@ -365,7 +365,31 @@ int daemon_healthz(struct daemon *d, struct buf *out)
 		buf_printf(out, "%s\"%s\":", i ? "," : "", d->channels[i].ops->name);
 		buf_json_string(out, states[i]);
 	}
-	buf_puts(out, "}}");
+	buf_puts(out, "}");
+	if (d->cfg->watchdog.enabled) {
+		int64_t last = 0;
+		int found = watch_last_heartbeat(d->store, d->cfg->watchdog.alertname, &last, NULL, 0);
+		bool armed = found > 0 || d->cfg->watchdog.configured;
+		int64_t since = found > 0 ? last : d->metrics.started_ms;
+		buf_puts(out, ",\"watchdog\":{\"alertname\":");
+		buf_json_string(out, d->cfg->watchdog.alertname);
+		buf_printf(out, ",\"armed\":%s,\"last_seen\":%lld,\"silent\":%s}",
+			   armed ? "true" : "false", (long long)(found > 0 ? last / 1000 : 0),
+			   armed && now_ms() - since >= d->cfg->watchdog.timeout_s * 1000 ? "true"
+											     : "false");
+	}
+	if (d->cfg->heartbeat.url != NULL) {
+		const struct metrics *m = &d->metrics;
+		buf_printf(out,
+			   ",\"heartbeat\":{\"ok\":%llu,\"failed\":%llu,\"consecutive_failures\":%llu,"
+			   "\"last_success\":%lld,\"last_error\":",
+			   (unsigned long long)m->heartbeat_ok, (unsigned long long)m->heartbeat_failed,
+			   (unsigned long long)m->heartbeat_consecutive_failures,
+			   (long long)(m->heartbeat_last_success_ms / 1000));
+		buf_json_string(out, m->heartbeat_last_error);
+		buf_puts(out, "}");
+	}
+	buf_puts(out, "}");
 	return healthy ? 200 : 503;
 }
 
@@ -484,6 +508,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	if (++ticks % 5 == 0) { /* once a second: retries that came due, investigations left */
 		daemon_kick_outbox(d);
 		daemon_dispatch(d);
+		watch_tick(d); /* silence check, own heartbeat when due */
 	}
 	lws_sul_schedule(d->ctx, 0, &d->tick, tick_cb, TICK_US);
 }

@@ -13,6 +13,7 @@
 
 #include "channel.h"
 #include "metrics.h"
+#include "watch.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -44,6 +45,7 @@ struct daemon {
 	bool outbox_busy;                /* a mark job is in flight */
 	bool outbox_again;               /* pump once more when it lands */
 	struct metrics metrics;
+	struct watch_state watch;        /* dead man's switch and own heartbeat (watch.h) */
 	lws_sorted_usec_list_t tick;     /* 1 s housekeeping */
 	lws_sorted_usec_list_t pump;     /* outbox sender, scheduled on demand */
 	bool stopping;

@@ -107,4 +107,22 @@ void metrics_render(const struct metrics *m, struct store *store, struct buf *ou
 		   "# TYPE nightshift_process_start_time_seconds gauge\n"
 		   "nightshift_process_start_time_seconds %lld\n",
 		   process_rss_bytes(), (long long)(m->started_ms / 1000));
+	if (m->heartbeat_configured)
+		buf_printf(out,
+			   "# HELP nightshift_heartbeat_total Calls of heartbeat.url by result.\n"
+			   "# TYPE nightshift_heartbeat_total counter\n"
+			   "nightshift_heartbeat_total{result=\"ok\"} %llu\n"
+			   "nightshift_heartbeat_total{result=\"failed\"} %llu\n"
+			   "# HELP nightshift_heartbeat_consecutive_failures Failed heartbeat calls "
+			   "since the last success.\n"
+			   "# TYPE nightshift_heartbeat_consecutive_failures gauge\n"
+			   "nightshift_heartbeat_consecutive_failures %llu\n"
+			   "# HELP nightshift_heartbeat_last_success_seconds Time of the last "
+			   "successful heartbeat call since the epoch (0: none yet).\n"
+			   "# TYPE nightshift_heartbeat_last_success_seconds gauge\n"
+			   "nightshift_heartbeat_last_success_seconds %lld\n",
+			   (unsigned long long)m->heartbeat_ok,
+			   (unsigned long long)m->heartbeat_failed,
+			   (unsigned long long)m->heartbeat_consecutive_failures,
+			   (long long)(m->heartbeat_last_success_ms / 1000));
 }

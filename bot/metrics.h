@@ -7,6 +7,7 @@
 
 #include "alert.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct buf;
@@ -25,6 +26,11 @@ struct metrics {
 	uint64_t duration_count;
 	uint64_t outbox_sent, outbox_failed, outbox_retried;
 	int64_t started_ms;
+	/* nightshift's own heartbeat (watch.c) */
+	bool heartbeat_configured;
+	uint64_t heartbeat_ok, heartbeat_failed, heartbeat_consecutive_failures;
+	int64_t heartbeat_last_success_ms; /* 0: never */
+	char heartbeat_last_error[128];    /* "" after a success; never the URL */
 };
 
 void metrics_init(struct metrics *m);

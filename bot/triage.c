@@ -13,6 +13,7 @@
 #include "render.h"
 #include "store.h"
 #include "util.h"
+#include "watch.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ enum {
 const char *triage_action_name(enum triage_action a)
 {
 	static const char *names[] = {"opened",          "joined",   "dismissed", "reopened",
-				      "member_resolved", "resolved", "ignored"};
+				      "member_resolved", "resolved", "ignored",  "heartbeat"};
 	return (unsigned)a < ARRAY_LEN(names) ? names[a] : "unknown";
 }
 
@@ -494,7 +495,40 @@ static int triage_resolved(struct triage_ctx *ctx, struct alert *a, int found,
 	if (resolve_incident(ctx, inc->id, err, errlen) < 0)
 		return -1;
 	/* A dismissed incident stays quiet: its one line already said it all. */
-	return was_noise ? 0 : post(ctx, inc->id, MSG_RESOLVED, a, err, errlen);
+	return was_noise ? 0 : post_note(ctx, inc->id, MSG_RESOLVED, a, ctx->resolve_note, err, errlen);
+}
+
+/*
+ * The watchdog's heartbeat: stored without an incident (the newest firing one
+ * is when the pipeline last spoke, see watch_last_heartbeat), older ones of
+ * the same name pruned; a firing one ends a silence incident.
+ */
+static int triage_heartbeat(struct triage_ctx *ctx, struct alert *a, struct triage_outcome *out,
+			    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	out->action = TRIAGE_HEARTBEAT;
+	if (ctx->dry_run)
+		return 0;
+	if (insert_alert(ctx, a, 0, &out->alert_id, err, errlen) < 0)
+		return -1;
+	if (a->status != ALERT_FIRING)
+		return 0; /* a resolved Watchdog trips nothing: silence is judged by time */
+	/* Not cached: statement slots are shared by every file that uses the store. */
+	if (sqlite3_prepare_v2(store_db(ctx->store),
+			       "DELETE FROM alerts WHERE incident_id IS NULL AND alertname = ?"
+			       " AND id < ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return snprintf(err, errlen, "cannot prepare heartbeat prune"), -1;
+	store_bind_text(st, 1, a->name);
+	sqlite3_bind_int64(st, 2, out->alert_id);
+	rc = step_done(ctx, st, err, errlen);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return -1;
+	return watch_pipeline_back(ctx, a, &out->incident_id, err, errlen);
 }
 
 int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome *out, char *err,
@@ -505,9 +539,12 @@ int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome 
 
 	memset(out, 0, sizeof(*out));
 	free(a->environment);
-	a->environment = xstrdup(config_environment_for(ctx->cfg, &a->labels));
+	a->environment = xstrdup(ctx->environment ? ctx->environment
+						  : config_environment_for(ctx->cfg, &a->labels));
 	fingerprint_alert(ctx->fp, (const char *const *)ctx->cfg->fingerprint_labels,
 			  ctx->cfg->n_fingerprint_labels, a);
+	if (ctx->environment == NULL && config_is_heartbeat(ctx->cfg, a))
+		return triage_heartbeat(ctx, a, out, err, errlen);
 
 	found = latest_incident(ctx, a->fingerprint, &inc, err, errlen);
 	if (found < 0)

@@ -28,6 +28,8 @@ enum triage_action {
 	TRIAGE_MEMBER_RESOLVED, /* one alert resolved, others of the incident still fire */
 	TRIAGE_RESOLVED,     /* the incident's last firing alert resolved */
 	TRIAGE_IGNORED,      /* a resolve for no open incident: stored, nothing else */
+	TRIAGE_HEARTBEAT,    /* the watchdog's heartbeat alert: recorded, no incident (watch.h);
+				incident_id is set when its return resolved the silence incident */
 };
 
 const char *triage_action_name(enum triage_action a);
@@ -40,6 +42,8 @@ struct triage_ctx {
 	bool dry_run;                     /* replay: decide, write nothing */
 	const char *const *channels;      /* enabled channel names, for the outbox */
 	size_t n_channels;
+	const char *environment;          /* set: the alert's environment (synthetic alerts) */
+	const char *resolve_note;         /* set: a line added to the "resolved" post */
 };
 
 struct triage_outcome {

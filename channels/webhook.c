@@ -109,6 +109,9 @@ static int intake_job_run(struct writer_job *wj, const struct writer_env *env, c
 		case TRIAGE_RESOLVED:
 			job->posted = true;
 			break;
+		case TRIAGE_HEARTBEAT: /* its return may have resolved the silence incident */
+			job->posted = job->outcomes[i].incident_id != 0;
+			break;
 		default:
 			break;
 		}
@@ -122,7 +125,7 @@ static void log_outcomes(const struct intake_job *job)
 		const struct alert *a = &job->parsed.alerts[i];
 		const struct triage_outcome *o = &job->outcomes[i];
 		if (o->action == TRIAGE_JOINED || o->action == TRIAGE_IGNORED ||
-		    o->action == TRIAGE_MEMBER_RESOLVED)
+		    o->action == TRIAGE_MEMBER_RESOLVED || o->action == TRIAGE_HEARTBEAT)
 			log_debug("incident=%lld event=%s alert=%lld alertname=\"%s\"",
 				  (long long)o->incident_id, triage_action_name(o->action),
 				  (long long)o->alert_id, a->name);

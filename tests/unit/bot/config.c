@@ -221,7 +221,7 @@ static void test_unknown_keys(void)
 		   "listne: 0.0.0.0:80\n");
 	CHECK_ERR(7, "unknown key \"listne\" in top level (allowed: listen, log_level, storage, "
 		     "webhook, environments, noise, fingerprint, triage, channels, investigations, "
-		     "playbooks, kubernetes)");
+		     "playbooks, kubernetes, watchdog, heartbeat)");
 	CHECK_INT(err_lines(), 1);
 
 	LOAD_FAILS("webhook:\n  max_body_bytes: 4096\n  tokn_env: X\n");
@@ -535,6 +535,99 @@ static void test_bad_duration(void)
 	config_unref(c);
 }
 
+static void test_watchdog(void)
+{
+	struct config *c = load("log_level: info\n");
+
+	/* Absent: recognised, armed only after a first heartbeat (not configured). */
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(c->watchdog.enabled);
+		CHECK(!c->watchdog.configured);
+		CHECK_STR(c->watchdog.alertname, "Watchdog");
+		CHECK_INT(c->watchdog.timeout_s, 600);
+		CHECK_STR(c->watchdog.environment, "production");
+	}
+	config_unref(c);
+	c = load("watchdog:\n  alertname: DeadMansSwitch\n  timeout: 2s\n  environment: prod\n");
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(c->watchdog.enabled);
+		CHECK(c->watchdog.configured);
+		CHECK_STR(c->watchdog.alertname, "DeadMansSwitch");
+		CHECK_INT(c->watchdog.timeout_s, 2);
+		CHECK_STR(c->watchdog.environment, "prod");
+	}
+	config_unref(c);
+	c = load("watchdog: {enabled: false}\n");
+	CHECK(c != NULL);
+	if (c)
+		CHECK(!c->watchdog.enabled);
+	config_unref(c);
+	c = load("watchdog:\n");
+	CHECK(c != NULL && c->watchdog.configured && c->watchdog.enabled);
+	config_unref(c);
+
+	LOAD_FAILS("log_level: info\nwatchdog:\n  timeout: 10\n  alertname: \"bad name\"\n"
+		   "  enabeld: true\n  environment: Prod!\n");
+	CHECK_ERR(3, "watchdog.timeout: bad duration \"10\"");
+	CHECK_ERR(4, "watchdog.alertname: \"bad name\" is not an alert name");
+	CHECK_ERR(5, "unknown key \"enabeld\" in watchdog (allowed: enabled, alertname, timeout, "
+		     "environment)");
+	CHECK_ERR(6, "watchdog.environment: \"Prod!\" is not a valid name");
+	LOAD_FAILS("watchdog:\n  timeout: 0s\n");
+	CHECK_ERR(2, "watchdog.timeout: \"0s\" is out of range");
+	LOAD_FAILS("watchdog: [Watchdog]\n");
+	CHECK(err_lines() >= 1);
+}
+
+static void test_heartbeat(void)
+{
+	struct config *c = load("log_level: info\n");
+
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(c->heartbeat.url == NULL);
+		CHECK_STR(c->heartbeat.method, "GET");
+		CHECK_INT(c->heartbeat.interval_s, 60);
+	}
+	config_unref(c);
+	setenv("NS_UNIT_HB_TOKEN", "hb-unit-secret", 1);
+	c = load("heartbeat:\n  url: https://status.example.com/api/push/abc?status=up&msg=OK\n"
+		 "  method: POST\n  interval: 30s\n  token_env: NS_UNIT_HB_TOKEN\n");
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_STR(c->heartbeat.url, "https://status.example.com/api/push/abc?status=up&msg=OK");
+		CHECK_STR(c->heartbeat.method, "POST");
+		CHECK_INT(c->heartbeat.interval_s, 30);
+		CHECK_STR(c->heartbeat.token.value, "hb-unit-secret");
+	}
+	config_unref(c);
+	c = load("heartbeat: {url: \"http://127.0.0.1:9/ping\"}\n");
+	CHECK(c != NULL);
+	config_unref(c);
+
+	LOAD_FAILS("log_level: info\nheartbeat:\n  url: http://status.example.com/ping\n"
+		   "  method: PUT\n  interval: 0s\n  token_env: NS_UNIT_HB_UNSET_VAR\n"
+		   "  timeout: 5s\n");
+	CHECK_ERR(3, "heartbeat.url: the URL plain http:// is allowed only for loopback");
+	CHECK_ERR(4, "heartbeat.method: \"PUT\" is not allowed (GET or POST)");
+	CHECK_ERR(5, "heartbeat.interval: \"0s\" is out of range");
+	CHECK_ERR(6, "NS_UNIT_HB_UNSET_VAR");
+	CHECK_ERR(7, "unknown key \"timeout\" in heartbeat");
+	LOAD_FAILS("heartbeat:\n  method: GET\n");
+	CHECK_ERR(2, "heartbeat: missing required key \"url\"");
+	LOAD_FAILS("heartbeat:\n  url: ftp://example.com/x\n");
+	CHECK_ERR(2, "heartbeat.url: the URL only https:// URLs are allowed");
+	LOAD_FAILS("heartbeat:\n  url: https://user:pw@example.com/x\n");
+	CHECK_ERR(2, "must not contain a user name or password");
+	CHECK(strstr(err, "pw@") == NULL); /* the URL is not echoed */
+	LOAD_FAILS("heartbeat:\n  url: not a url\n");
+	CHECK_ERR(2, "heartbeat.url: the URL is not a URL");
+	LOAD_FAILS("heartbeat:\n");
+	CHECK_ERR(1, "heartbeat: expected a mapping with at least url");
+}
+
 static void test_bad_listen(void)
 {
 	/* clang-format off */
@@ -833,6 +926,8 @@ int main(void)
 	RUN(test_noise);
 	RUN(test_bad_regex);
 	RUN(test_bad_duration);
+	RUN(test_watchdog);
+	RUN(test_heartbeat);
 	RUN(test_bad_listen);
 	RUN(test_types);
 	RUN(test_syntax_error);
