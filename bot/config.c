@@ -171,6 +171,44 @@ static void set_env_name(struct loader *l, const struct key_spec *k, const char 
 	cfg_set_string(l, k, path, n, field);
 }
 
+#define ENV_NAG_OFFSET offsetof(struct environment, nag_interval_s)
+
+/* environments[].nag_interval: a duration, or "none" (one message, no nags). */
+static void set_nag_interval(struct loader *l, const struct key_spec *k, const char *path,
+			     yaml_node_t *n, void *field)
+{
+	struct environment *e = (struct environment *)((char *)field - ENV_NAG_OFFSET);
+	const char *s = n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+
+	if (s != NULL && (strcmp(s, "none") == 0 || strcmp(s, "off") == 0)) {
+		e->nag_interval_set = true;
+		e->nag_interval_s = 0;
+		return;
+	}
+	e->nag_interval_s = -1;
+	cfg_set_duration(l, k, path, n, field);
+	if (e->nag_interval_s >= 0)
+		e->nag_interval_set = true;
+	else
+		e->nag_interval_s = 0;
+}
+
+/* testing.clock_file: refused unless the environment says this is a test. */
+static void set_test_clock(struct loader *l, const struct key_spec *k, const char *path,
+			   yaml_node_t *n, void *field)
+{
+	const char *allow = getenv("NIGHTSHIFT_ALLOW_TEST_CLOCK");
+
+	if (allow == NULL || strcmp(allow, "1") != 0) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: a test-only setting (it moves the escalation clock); it is refused "
+			   "unless NIGHTSHIFT_ALLOW_TEST_CLOCK=1 is set in the environment",
+			   path);
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
 /* fingerprint.labels: a non-empty list of distinct label names, replacing the defaults. */
 static void set_fingerprint_labels(struct loader *l, const struct key_spec *k, const char *path,
 				   yaml_node_t *n, void *field)
@@ -264,6 +302,14 @@ static const struct key_spec webhook_keys[] = {
 static const struct key_spec environment_keys[] = {
 	{.name = "name", .fn = set_env_name, .offset = ENV(name)},
 	{.name = "match", .fn = set_matchers, .offset = ENV(match)},
+	{.name = "nag_interval", .fn = set_nag_interval, .offset = ENV(nag_interval_s), .min = 10,
+	 .max = 7 * 86400},
+	{.name = "max_nags", .fn = cfg_set_size, .offset = ENV(max_nags), .min = 1, .max = 1000},
+	{0},
+};
+
+static const struct key_spec testing_keys[] = {
+	{.name = "clock_file", .fn = set_test_clock, .offset = CFG(test_clock_file)},
 	{0},
 };
 
@@ -533,6 +579,7 @@ static const struct key_spec top_keys[] = {
 	{.name = "investigations", .fn = cfg_set_section, .sub = investigations_keys},
 	{.name = "playbooks", .fn = cfg_set_section, .sub = playbooks_keys},
 	{.name = "kubernetes", .fn = set_kubernetes, .sub = kubernetes_keys},
+	{.name = "testing", .fn = cfg_set_section, .sub = testing_keys},
 	{0},
 };
 /* clang-format on */
@@ -618,6 +665,7 @@ static void config_free(struct config *c)
 	}
 	free(c->clusters);
 	free(c->default_cluster);
+	free(c->test_clock_file);
 	free(c);
 }
 
@@ -683,6 +731,29 @@ const char *config_environment_for(const struct config *c, const struct kv_list 
 		if (matcher_set_matches(&c->environments[i].match, labels))
 			return c->environments[i].name;
 	return c->default_environment;
+}
+
+static const struct environment *env_named(const struct config *c, const char *name)
+{
+	for (size_t i = 0; name && i < c->n_environments; i++)
+		if (c->environments[i].name && strcmp(c->environments[i].name, name) == 0)
+			return &c->environments[i];
+	return NULL;
+}
+
+int64_t config_nag_interval_s(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+
+	if (e != NULL && e->nag_interval_set)
+		return e->nag_interval_s;
+	return environment && strcmp(environment, "production") == 0 ? 600 : 0;
+}
+
+size_t config_max_nags(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e ? e->max_nags : 0;
 }
 
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels)

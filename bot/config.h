@@ -31,6 +31,10 @@ struct matcher_set {
 struct environment {
 	char *name;              /* owned, e.g. "production" */
 	struct matcher_set match; /* empty = matches everything (the default) */
+	/* Escalation (README "Escalation"): nags every nag_interval_s while unacknowledged. */
+	bool nag_interval_set;   /* false: the default (production 10 min, others none) */
+	int64_t nag_interval_s;  /* 0 = none: the report is the one message */
+	size_t max_nags;         /* 0 = no cap */
 	int line;
 };
 
@@ -123,6 +127,9 @@ struct config {
 	struct k8s_cluster *clusters; /* owned; the kubernetes section */
 	size_t n_clusters;
 	char *default_cluster;      /* owned or NULL: for alerts without a cluster label */
+
+	/* testing.clock_file (tests only; needs NIGHTSHIFT_ALLOW_TEST_CLOCK=1): see esc_clock.h. */
+	char *test_clock_file;      /* owned or NULL */
 };
 
 /*
@@ -139,6 +146,9 @@ void config_unref(struct config *c); /* frees at zero; NULL-safe */
 /* Environment name for a label set (first matching rule, else the default). Borrowed. */
 struct kv_list;
 const char *config_environment_for(const struct config *c, const struct kv_list *labels);
+/* The nag interval (seconds, 0 = none) and the nag cap (0 = none) of environment name. */
+int64_t config_nag_interval_s(const struct config *c, const char *environment);
+size_t config_max_nags(const struct config *c, const char *environment);
 /* The first noise rule matching labels, or NULL. Borrowed. */
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels);
 /* True when every matcher in s matches (a missing label is matched as ""). */

@@ -6,6 +6,9 @@
  */
 #include "human.h"
 
+#include "esc_clock.h"
+#include "escalation.h"
+
 #include "outbox.h"
 #include "render.h"
 #include "store.h"
@@ -88,8 +91,7 @@ static int64_t parse_incident(const char *s)
 	return v;
 }
 
-/* Queues a short thread reply about incident id for channels[0..n). */
-static int reply(struct store *s, int64_t id, const char *text, const char *const *channels,
+int human_reply(struct store *s, int64_t id, const char *text, const char *const *channels,
 		 size_t n, int64_t now, char *err, size_t errlen)
 {
 	struct incident_view v;
@@ -135,28 +137,42 @@ static int exec_update(struct store *s, int slot, const char *sql, int64_t id, c
 }
 
 /* Carries out an allowed action; writes what happened into note and the reply text. */
-static int act(struct store *s, const struct human_event *ev, int64_t id, const char *state,
-	       const char *who, int64_t now, char *note, size_t notelen, char *text, size_t textlen)
+static int act(struct store *s, const struct human_event *ev, const char *action, int64_t id,
+	       const char *state, const char *who, int64_t now, char *note, size_t notelen,
+	       char *text, size_t textlen)
 {
 	text[0] = '\0';
-	if (strcmp(ev->action, "ack") == 0) {
+	if (strcmp(action, "ack") == 0) {
+		int64_t open_ms = 0;
+		int esc;
 		if (strcmp(state, "resolved") == 0 || strcmp(state, "acknowledged") == 0) {
 			snprintf(note, notelen, "already %s", state);
 			return 0;
 		}
+		esc = escalation_acked(s, id, ev->user, esc_now_ms(), &open_ms);
+		if (esc < 0)
+			return -1;
 		snprintf(note, notelen, "acknowledged");
-		snprintf(text, textlen, "\xF0\x9F\x91\x8D Acknowledged by %s", who);
+		if (esc > 0)
+			snprintf(text, textlen,
+				 "\xF0\x9F\x91\x8D Acknowledged by %s after %lld min \xE2\x80\x94 "
+				 "nags stopped",
+				 who, (long long)(open_ms / 60000));
+		else
+			snprintf(text, textlen, "\xF0\x9F\x91\x8D Acknowledged by %s", who);
 		return exec_update(
 		    s, ST_ACK,
 		    "UPDATE incidents SET state = 'acknowledged', acknowledged_by = ?2,"
 		    " last_seen_at = max(last_seen_at, ?1) WHERE id = ?3",
 		    id, ev->user, now);
 	}
-	if (strcmp(ev->action, "resolve") == 0) {
+	if (strcmp(action, "resolve") == 0) {
 		if (strcmp(state, "resolved") == 0) {
 			snprintf(note, notelen, "already resolved");
 			return 0;
 		}
+		if (escalation_stop(s, id, "resolved", esc_now_ms()) < 0)
+			return -1;
 		snprintf(note, notelen, "resolved");
 		snprintf(text, textlen, "\xE2\x9C\x85 Resolved by %s", who);
 		return exec_update(s, ST_RESOLVE,
@@ -164,7 +180,9 @@ static int act(struct store *s, const struct human_event *ev, int64_t id, const 
 				   " resolved_by = ?2 WHERE id = ?3",
 				   id, ev->user, now);
 	}
-	if (strcmp(ev->action, "silence_1h") == 0) {
+	if (strcmp(action, "silence_1h") == 0) {
+		if (escalation_stop(s, id, "stopped", esc_now_ms()) < 0)
+			return -1;
 		snprintf(note, notelen, "silenced");
 		snprintf(text, textlen, "\xF0\x9F\x94\x95 Silenced for 1 h by %s", who);
 		return exec_update(s, ST_SILENCE,
@@ -237,6 +255,7 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 	const char *who = ev->user_label ? ev->user_label : ev->user;
 	int64_t id = ev->incident_id;
 	int result = HUMAN_STORED;
+	const char *action = ev->action;
 	sqlite3_stmt *st;
 
 	note[0] = '\0';
@@ -258,7 +277,13 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 			 ev->claimed_incident ? ev->claimed_incident : "");
 		id = 0;
 	}
-	if (ev->action != NULL && id != 0) {
+	/* Free text and reactions that acknowledge (README "Escalation"). */
+	if (action == NULL && id != 0 &&
+	    (((strcmp(ev->kind, "message") == 0 || strcmp(ev->kind, "mention") == 0) &&
+	      escalation_ack_text(ev->text)) ||
+	     (strcmp(ev->kind, "reaction") == 0 && escalation_ack_reaction(ev->text))))
+		action = "ack";
+	if (action != NULL && id != 0) {
 		if (!ev->allowed) {
 			result = HUMAN_REFUSED;
 			snprintf(note, notelen, "not allowed");
@@ -266,12 +291,12 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 				 "\xE2\x9B\x94 Sorry %s, you are not allowed to %s incidents from "
 				 "chat. Ask an admin to add you to allowed_users.",
 				 who,
-				 strcmp(ev->action, "silence_1h") == 0 ? "silence" : ev->action);
-		} else if (act(s, ev, id, state, who, now_ms, note, notelen, text, sizeof(text)) <
-			   0) {
+				 strcmp(action, "silence_1h") == 0 ? "silence" : action);
+		} else if (act(s, ev, action, id, state, who, now_ms, note, notelen, text,
+			       sizeof(text)) < 0) {
 			return snprintf(err, errlen, "action: %s", sqlite3_errmsg(store_db(s))), -1;
 		}
-	} else if (ev->action != NULL && note[0] == '\0') {
+	} else if (action != NULL && note[0] == '\0') {
 		snprintf(note, notelen, "no incident");
 	}
 	st = store_stmt(s, ST_INSERT,
@@ -284,7 +309,7 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 	store_bind_text(st, 2, ev->channel);
 	store_bind_text(st, 3, ev->user ? ev->user : "");
 	store_bind_text(st, 4, ev->kind);
-	store_bind_text(st, 5, ev->action);
+	store_bind_text(st, 5, action);
 	store_bind_text(st, 6, ev->text ? ev->text : "");
 	store_bind_text(st, 7, ev->ref ? ev->ref : "");
 	sqlite3_bind_int(st, 8, ev->allowed);
@@ -295,7 +320,7 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 	if (text[0] != '\0') {
 		/* A refusal is for the one who clicked; an action's outcome is for everyone. */
 		const char *only[1] = {ev->channel};
-		if (reply(s, id, text, result == HUMAN_REFUSED ? only : channels,
+		if (human_reply(s, id, text, result == HUMAN_REFUSED ? only : channels,
 			  result == HUMAN_REFUSED ? 1 : n_channels, now_ms, err, errlen) < 0)
 			return -1;
 	}

@@ -72,4 +72,11 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 
 const char *human_result_name(int r);
 
+/*
+ * Queues a short thread reply (kind "human": mentions in text stay
+ * mentions) about incident id for channels[0..n). 0, or -1 with err.
+ */
+int human_reply(struct store *s, int64_t id, const char *text, const char *const *channels,
+		size_t n, int64_t now_ms, char *err, size_t errlen);
+
 #endif

@@ -7,7 +7,10 @@
 #include "triage.h"
 
 #include "config.h"
+#include "esc_clock.h"
+#include "escalation.h"
 #include "fingerprint.h"
+#include "human.h"
 #include "log.h"
 #include "outbox.h"
 #include "render.h"
@@ -472,6 +475,7 @@ static int triage_resolved(struct triage_ctx *ctx, struct alert *a, int found,
 {
 	int64_t still_firing = 0;
 	bool was_noise;
+	int nagging;
 
 	if (!found || strcmp(inc->state, "resolved") == 0) {
 		out->action = TRIAGE_IGNORED;
@@ -494,7 +498,19 @@ static int triage_resolved(struct triage_ctx *ctx, struct alert *a, int found,
 	if (resolve_incident(ctx, inc->id, err, errlen) < 0)
 		return -1;
 	/* A dismissed incident stays quiet: its one line already said it all. */
-	return was_noise ? 0 : post(ctx, inc->id, MSG_RESOLVED, a, err, errlen);
+	if (was_noise)
+		return 0;
+	if (post(ctx, inc->id, MSG_RESOLVED, a, err, errlen) < 0)
+		return -1;
+	nagging = escalation_stop(ctx->store, inc->id, "resolved", esc_now_ms());
+	if (nagging < 0)
+		return snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(ctx->store))),
+		       -1;
+	if (nagging > 0 && ctx->n_channels > 0)
+		return human_reply(ctx->store, inc->id,
+				   "\xE2\x9C\x85 Resolved at source \xE2\x80\x94 stopping nags",
+				   ctx->channels, ctx->n_channels, ctx->now_ms, err, errlen);
+	return 0;
 }
 
 int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome *out, char *err,

@@ -205,6 +205,12 @@ cJSON *slack_blocks_object(const cJSON *m, const char *header_state)
 		if (state_badge(state) != NULL && header_state != NULL)
 			add_context(blocks, state_badge(state));
 	}
+	/* An escalated report names its targets: the core wrote them, they stay mentions. */
+	if (*str(m, "mentions")) {
+		buf_puts(&b, "\xF0\x9F\x94\x94 ");
+		escape_keep_mentions(&b, str(m, "mentions"));
+		add_section(blocks, &b);
+	}
 	/* Replies the core wrote about people ("Acknowledged by <@U…>") keep the mention. */
 	if (strcmp(str(m, "kind"), "human") == 0)
 		escape_keep_mentions(&b, str(m, "text"));
