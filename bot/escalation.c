@@ -174,6 +174,84 @@ int escalation_stop(struct store *s, int64_t id, const char *state, int64_t now)
 	return 1;
 }
 
+static void age(int64_t ms, char *out, size_t outlen);
+
+int escalation_snooze(struct store *s, int64_t id, int64_t until, int64_t now)
+{
+	sqlite3_stmt *st = prep(s, "UPDATE escalations SET snoozed_until = ?1,"
+				   " next_nag_at = CASE WHEN next_nag_at IS NULL THEN NULL"
+				   " ELSE max(next_nag_at, ?1) END, updated_at = ?2"
+				   " WHERE incident_id = ?3 AND state = 'active'");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, until);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, id);
+	if (done(st) < 0)
+		return -1;
+	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+}
+
+int escalation_unsnooze(struct store *s, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st = prep(s, "UPDATE escalations SET snoozed_until = NULL,"
+				   " next_nag_at = CASE WHEN interval_ms > 0 AND"
+				   " (max_nags = 0 OR nags < max_nags) THEN ?1 + interval_ms END,"
+				   " updated_at = ?1 WHERE incident_id = ?2 AND state = 'active'");
+	int rc;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, id);
+	if (done(st) < 0)
+		return -1;
+	rc = sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+	if (rc)
+		escalation_hint(now);
+	return rc;
+}
+
+void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = prep(s, "SELECT state, nags, next_nag_at, acked_by, acked_at,"
+				   " started_at, snoozed_until FROM escalations WHERE incident_id = ?");
+	char a[32], b[32];
+
+	out[0] = '\0';
+	if (st == NULL)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(out, outlen, "not escalated");
+	} else {
+		const char *state = store_col_text(st, 0);
+		long long nags = sqlite3_column_int64(st, 1);
+		if (strcmp(state, "acked") == 0) {
+			age(sqlite3_column_int64(st, 4) - sqlite3_column_int64(st, 5), a, sizeof(a));
+			snprintf(out, outlen, "acknowledged by <@%s> after %s, %lld nag%s",
+				 store_col_text(st, 3), a, nags, nags == 1 ? "" : "s");
+		} else if (strcmp(state, "active") == 0 &&
+			   sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			int64_t next = sqlite3_column_int64(st, 2);
+			age((next - now + 59999) / 60000 * 60000, a, sizeof(a)); /* rounded up */
+			if (sqlite3_column_int64(st, 6) > now) {
+				age(sqlite3_column_int64(st, 6) - now, b, sizeof(b));
+				snprintf(out, outlen,
+					 "unacknowledged, %lld nag%s, snoozed for %s more, next nag in %s",
+					 nags, nags == 1 ? "" : "s", b, a);
+			} else {
+				snprintf(out, outlen, "unacknowledged, %lld nag%s, next nag in %s",
+					 nags, nags == 1 ? "" : "s", a);
+			}
+		} else {
+			snprintf(out, outlen, "escalation %s, %lld nag%s",
+				 strcmp(state, "active") == 0 ? "without nags" : state, nags,
+				 nags == 1 ? "" : "s");
+		}
+	}
+	sqlite3_finalize(st);
+}
+
 /* "40 min", "2 h 5 min", "45 s". */
 static void age(int64_t ms, char *out, size_t outlen)
 {

@@ -44,6 +44,17 @@ int escalation_acked(struct store *s, int64_t id, const char *user, int64_t now,
 int escalation_stop(struct store *s, int64_t id, const char *state, int64_t now);
 
 /*
+ * Pauses the nags of an active escalation until until (snooze, silence): the
+ * next nag is not before it. 1 when one was active, 0, -1.
+ */
+int escalation_snooze(struct store *s, int64_t id, int64_t until, int64_t now);
+/* Ends a snooze or silence: the next nag one interval from now. 1, 0, -1. */
+int escalation_unsnooze(struct store *s, int64_t id, int64_t now);
+
+/* One line about id's escalation for "status" (nags, next, acked, snoozed). */
+void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size_t outlen);
+
+/*
  * Sends the nags that are due at now (each at most once, whatever the
  * delay) and stops the escalations whose incident was resolved or
  * acknowledged meanwhile. Replies go to the outbox for channels[0..n).

@@ -122,6 +122,7 @@ struct latest {
 	char state[16];
 	int64_t resolved_at;
 	int sev_rank;
+	int64_t silenced_until; /* escalation clock (esc_now_ms); 0 none */
 };
 
 /* The newest incident of a fingerprint; returns 1 when found, 0 when none, -1 on error. */
@@ -129,7 +130,8 @@ static int latest_incident(struct triage_ctx *ctx, const char *fingerprint, stru
 			   char *err, size_t errlen)
 {
 	sqlite3_stmt *st = store_stmt(ctx->store, ST_LATEST_INCIDENT,
-				      "SELECT id, state, coalesce(resolved_at, 0), severity"
+				      "SELECT id, state, coalesce(resolved_at, 0), severity,"
+				      " coalesce(silenced_until, 0)"
 				      " FROM incidents WHERE fingerprint = ? ORDER BY id DESC LIMIT 1");
 	int rc;
 	if (st == NULL)
@@ -145,6 +147,7 @@ static int latest_incident(struct triage_ctx *ctx, const char *fingerprint, stru
 	out->id = sqlite3_column_int64(st, 0);
 	strlcpy0(out->state, store_col_text(st, 1), sizeof(out->state));
 	out->resolved_at = sqlite3_column_int64(st, 2);
+	out->silenced_until = sqlite3_column_int64(st, 4);
 	{
 		enum severity sev = SEV_WARNING;
 		(void)severity_parse(store_col_text(st, 3), &sev);
@@ -431,7 +434,8 @@ static int triage_firing(struct triage_ctx *ctx, struct alert *a, int found,
 {
 	const struct noise_rule *noise;
 
-	if (found && strcmp(inc->state, "resolved") != 0) {
+	/* Silenced ("silence 2h" in its thread): new alerts join it quietly until it expires. */
+	if (found && (strcmp(inc->state, "resolved") != 0 || inc->silenced_until > esc_now_ms())) {
 		out->action = TRIAGE_JOINED;
 		out->incident_id = inc->id;
 		if (ctx->dry_run)

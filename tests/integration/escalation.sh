@@ -93,6 +93,7 @@ sd_ctl event/message "{\"channel\":\"C1\",\"user\":\"U2OTHER\",\"text\":\"ack\",
 has_event() { [ "$(db "SELECT count(*) FROM human_events WHERE $1")" -ge 1 ]; }
 wait_for 5 has_event "user='U2OTHER' AND text='ack'" || not_ok "the unauthorised ack is recorded"
 wait_for 5 in_thread "$ROOT_A" "not allowed to ack" && ok "an unauthorised ack is refused in the thread" || not_ok "refusal" "$(sd_posts)"
+wait_for 10 in_thread "$ROOT_A" "U1ADMIN asked: I will ack this after lunch" && ok "the sentence is a question, answered in the thread" || not_ok "question answered" "$(sd_posts)"
 check "neither acknowledged the incident" "escalated|active" \
 	"$(db "SELECT i.state, e.state FROM incidents i JOIN escalations e ON e.incident_id=i.id WHERE i.id=$A")"
 sd_ctl event/message "{\"channel\":\"C1\",\"user\":\"U1ADMIN\",\"text\":\"  Ack. \",\"thread_ts\":\"$ROOT_A\"}"
@@ -146,7 +147,7 @@ done
 
 # ---- every message the bot posted in the channel is one we expect
 UNEXPECTED=$(sd_posts "ok = 1 AND channel = 'C1'" | cut -d'|' -f3 |
-	grep -v -E ' — .{0,8}(Received|Real problem · |Resolved at source after )|— .{0,40}Still unacknowledged — nag #|— .{0,8}Acknowledged by <@U1ADMIN>|— .{0,8}Sorry <@U2OTHER>, you are not allowed to ack|— .{0,8}Resolved at source — stopping nags$' || true)
+	grep -v -E ' — .{0,8}(Received|Real problem · |Resolved at source after )|— .{0,40}Still unacknowledged — nag #|— .{0,8}Acknowledged by <@U1ADMIN>|— .{0,8}Sorry <@U2OTHER>, you are not allowed to ack|— .{0,8}Resolved at source — stopping nags$|— .{0,8}U1ADMIN asked: I will ack this after lunch$' || true)
 check "no message the test did not expect" "" "$UNEXPECTED"
 
 stop_bot

@@ -7,6 +7,7 @@
  */
 #include "harness.h"
 
+#include "command.h"
 #include "config.h"
 #include "esc_clock.h"
 #include "escalation.h"
@@ -93,6 +94,78 @@ static void test_ack_words(void)
 	CHECK(!escalation_ack_reaction("thumbsup"));
 	CHECK(!escalation_ack_reaction("eyes_"));
 	CHECK(!escalation_ack_reaction(NULL));
+}
+
+static enum command_kind kind_of(const char *text)
+{
+	struct command c;
+	command_parse(text, &c);
+	return c.kind;
+}
+
+static void test_commands(void)
+{
+	struct command c;
+	char *big = xcalloc(1, 100 * 1024 + 1);
+
+	CHECK_INT(kind_of("ack"), CMD_ACK);
+	CHECK_INT(kind_of("<@UBOT> on it"), CMD_ACK);
+	CHECK_INT(kind_of("resolve"), CMD_RESOLVE);
+	CHECK_INT(kind_of("Resolve."), CMD_RESOLVE);
+	CHECK_INT(kind_of("unsilence"), CMD_UNSILENCE);
+	CHECK_INT(kind_of("noise"), CMD_NOISE);
+	CHECK_INT(kind_of("real"), CMD_REAL);
+	CHECK_INT(kind_of("  status\n"), CMD_STATUS);
+	CHECK_INT(kind_of("<@UBOT> help"), CMD_HELP);
+	command_parse("silence 2h", &c);
+	CHECK_INT(c.kind, CMD_SILENCE);
+	CHECK_INT(c.seconds, 7200);
+	command_parse("silence", &c);
+	CHECK_INT(c.seconds, 3600);
+	command_parse("snooze 30m", &c);
+	CHECK_INT(c.kind, CMD_SNOOZE);
+	CHECK_INT(c.seconds, 1800);
+	command_parse("silence forever", &c);
+	CHECK_INT(c.kind, CMD_BAD);
+	CHECK_STR(c.error, "silence needs a duration like 2h (at most 7d)");
+	command_parse("silence 8d", &c);
+	CHECK_INT(c.kind, CMD_BAD);
+	command_parse("snooze 2d", &c);
+	CHECK_INT(c.kind, CMD_BAD);
+	command_parse("snooze -5m", &c);
+	CHECK_INT(c.kind, CMD_BAD);
+	/* Sentences are questions, never commands. */
+	CHECK_INT(kind_of("please resolve this"), CMD_NONE);
+	CHECK_INT(kind_of("resolve this please"), CMD_NONE);
+	CHECK_INT(kind_of("I will ack this after lunch"), CMD_NONE);
+	CHECK_INT(kind_of("silence the pager for 2h"), CMD_NONE);
+	CHECK_INT(kind_of("what changed?"), CMD_NONE);
+	CHECK_INT(kind_of("is this noise?"), CMD_NONE);
+	CHECK_INT(kind_of(""), CMD_NONE);
+	CHECK_INT(kind_of(NULL), CMD_NONE);
+	/* Hostile text. */
+	CHECK_INT(kind_of("resolve\x01"), CMD_NONE);
+	CHECK_INT(kind_of("\x1b[2Jresolve"), CMD_NONE);
+	CHECK_INT(kind_of("res\xffolve"), CMD_NONE);
+	CHECK_INT(kind_of("silence 2h\xc3"), CMD_BAD);
+	CHECK_INT(kind_of("<@"), CMD_NONE);
+	CHECK_INT(kind_of("<@UBOT"), CMD_NONE);
+	memset(big, ' ', 100 * 1024);
+	memcpy(big + 50 * 1024, "resolve", 7);
+	CHECK_INT(kind_of(big), CMD_NONE); /* over 256 bytes: never a command */
+	memset(big, 'x', 100 * 1024);
+	CHECK_INT(kind_of(big), CMD_NONE);
+	free(big);
+	CHECK_STR(command_name(CMD_SILENCE), "silence");
+	CHECK(command_name(CMD_NONE) == NULL);
+	CHECK(command_name(CMD_BAD) == NULL);
+	{
+		char d[32];
+		command_format_duration(5400, d, sizeof(d));
+		CHECK_STR(d, "1h30m");
+		command_format_duration(7 * 86400, d, sizeof(d));
+		CHECK_STR(d, "7d");
+	}
 }
 
 static void test_config(void)
@@ -277,6 +350,7 @@ int main(void)
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
 	RUN(test_ack_words);
+	RUN(test_commands);
 	RUN(test_config);
 	RUN(test_clock);
 	RUN(test_schedule);
