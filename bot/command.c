@@ -19,7 +19,7 @@ const char command_help[] =
 
 const char *command_name(enum command_kind k)
 {
-	static const char *names[] = {NULL,	 "ack",	  "resolve", "silence", "unsilence",
+	static const char *names[] = {NULL,	"ack",	 "resolve", "silence", "unsilence",
 				      "snooze", "noise", "real",    "status",  "help"};
 	return (unsigned)k < ARRAY_LEN(names) ? names[k] : NULL;
 }
@@ -41,8 +41,8 @@ void command_format_duration(int64_t seconds, char *out, size_t outlen)
 		int n;
 		if (seconds < units[i].s)
 			continue;
-		n = snprintf(out + used, outlen - used, "%lld%c",
-			     (long long)(seconds / units[i].s), units[i].unit);
+		n = snprintf(out + used, outlen - used, "%lld%c", (long long)(seconds / units[i].s),
+			     units[i].unit);
 		if (n < 0 || (size_t)n >= outlen - used)
 			return;
 		used += (size_t)n;

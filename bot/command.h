@@ -15,14 +15,14 @@ enum command_kind {
 	CMD_NONE = 0, /* not a command: a question for the follow-up engine */
 	CMD_ACK,
 	CMD_RESOLVE,
-	CMD_SILENCE,   /* seconds: 1h when not given */
+	CMD_SILENCE, /* seconds: 1h when not given */
 	CMD_UNSILENCE,
-	CMD_SNOOZE,    /* seconds: 30m when not given */
+	CMD_SNOOZE, /* seconds: 30m when not given */
 	CMD_NOISE,
 	CMD_REAL,
 	CMD_STATUS,
 	CMD_HELP,
-	CMD_BAD,       /* a command word with a bad argument: error says why */
+	CMD_BAD, /* a command word with a bad argument: error says why */
 };
 
 #define COMMAND_SILENCE_MAX_S (7 * 86400)

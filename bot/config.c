@@ -305,6 +305,10 @@ static const struct key_spec environment_keys[] = {
 	{.name = "nag_interval", .fn = set_nag_interval, .offset = ENV(nag_interval_s), .min = 10,
 	 .max = 7 * 86400},
 	{.name = "max_nags", .fn = cfg_set_size, .offset = ENV(max_nags), .min = 1, .max = 1000},
+	{.name = "widen_after", .fn = cfg_set_size, .offset = ENV(widen_after), .min = 1,
+	 .max = 1000},
+	{.name = "ack_timeout", .fn = cfg_set_duration, .offset = ENV(ack_timeout_s), .min = 60,
+	 .max = 7 * 86400},
 	{0},
 };
 
@@ -754,6 +758,18 @@ size_t config_max_nags(const struct config *c, const char *environment)
 {
 	const struct environment *e = env_named(c, environment);
 	return e ? e->max_nags : 0;
+}
+
+size_t config_widen_after(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e ? e->widen_after : 0;
+}
+
+int64_t config_ack_timeout_s(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e ? e->ack_timeout_s : 0;
 }
 
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels)

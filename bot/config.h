@@ -35,6 +35,8 @@ struct environment {
 	bool nag_interval_set;   /* false: the default (production 10 min, others none) */
 	int64_t nag_interval_s;  /* 0 = none: the report is the one message */
 	size_t max_nags;         /* 0 = no cap */
+	size_t widen_after;      /* after this many nags, nags mention the channel (<!here>); 0 = never */
+	int64_t ack_timeout_s;   /* acknowledged but untouched this long: escalated again; 0 = off */
 	int line;
 };
 
@@ -149,6 +151,8 @@ const char *config_environment_for(const struct config *c, const struct kv_list 
 /* The nag interval (seconds, 0 = none) and the nag cap (0 = none) of environment name. */
 int64_t config_nag_interval_s(const struct config *c, const char *environment);
 size_t config_max_nags(const struct config *c, const char *environment);
+size_t config_widen_after(const struct config *c, const char *environment);
+int64_t config_ack_timeout_s(const struct config *c, const char *environment);
 /* The first noise rule matching labels, or NULL. Borrowed. */
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels);
 /* True when every matcher in s matches (a missing label is matched as ""). */

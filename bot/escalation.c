@@ -99,15 +99,16 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 			break;
 		used += (size_t)n;
 	}
-	st = prep(s,
-		  "INSERT OR REPLACE INTO escalations (incident_id, environment, targets,"
-		  " level, nags, interval_ms, max_nags, next_nag_at, started_at, last_nag_at,"
-		  " last_alert_count, last_firing, acked_by, acked_at, snoozed_until, state,"
-		  " updated_at) SELECT ?1, ?2, ?3, 0, 0, ?4, ?5, CASE WHEN ?4 > 0 THEN ?6 + ?4 END,"
-		  " ?6, NULL, alert_count,"
-		  " (SELECT count(*) FROM incident_members WHERE incident_id = ?1 AND"
-		  "  status = 'firing'), NULL, NULL, NULL, 'active', ?6"
-		  " FROM incidents WHERE id = ?1");
+	st =
+	    prep(s, "INSERT OR REPLACE INTO escalations (incident_id, environment, targets,"
+		    " level, nags, interval_ms, max_nags, widen_after, ack_timeout_ms, next_nag_at,"
+		    " started_at, last_nag_at, last_alert_count, last_firing, acked_by, acked_at,"
+		    " snoozed_until, state, updated_at)"
+		    " SELECT ?1, ?2, ?3, 0, 0, ?4, ?5, ?7, ?8, CASE WHEN ?4 > 0 THEN ?6 + ?4 END,"
+		    " ?6, NULL, alert_count,"
+		    " (SELECT count(*) FROM incident_members WHERE incident_id = ?1 AND"
+		    "  status = 'firing'), NULL, NULL, NULL, 'active', ?6"
+		    " FROM incidents WHERE id = ?1");
 	if (st == NULL)
 		return snprintf(err, errlen, "cannot prepare escalation insert"), -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -116,6 +117,8 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 	sqlite3_bind_int64(st, 4, interval);
 	sqlite3_bind_int64(st, 5, (int64_t)config_max_nags(cfg, environment));
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, (int64_t)config_widen_after(cfg, environment));
+	sqlite3_bind_int64(st, 8, config_ack_timeout_s(cfg, environment) * 1000);
 	if (done(st) < 0)
 		return snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(s))), -1;
 	if (interval > 0)
@@ -142,8 +145,9 @@ int escalation_acked(struct store *s, int64_t id, const char *user, int64_t now,
 	sqlite3_finalize(st);
 	if (!found)
 		return 0;
-	st = prep(s, "UPDATE escalations SET state = 'acked', acked_by = ?, acked_at = ?,"
-		     " next_nag_at = NULL, updated_at = ? WHERE incident_id = ?");
+	st = prep(s, "UPDATE escalations SET state = 'acked', acked_by = ?1, acked_at = ?2,"
+		     " next_nag_at = CASE WHEN ack_timeout_ms > 0 THEN ?2 + ack_timeout_ms END,"
+		     " updated_at = ?3 WHERE incident_id = ?4");
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, 1, user ? user : "");
@@ -152,6 +156,7 @@ int escalation_acked(struct store *s, int64_t id, const char *user, int64_t now,
 	sqlite3_bind_int64(st, 4, id);
 	if (done(st) < 0)
 		return -1;
+	escalation_hint(now + 60000); /* an ack timeout is at least a minute away */
 	log_info("event=escalation_acked incident=%lld user=%s open_ms=%lld", (long long)id,
 		 user ? user : "", (long long)*open_ms);
 	return 1;
@@ -211,10 +216,28 @@ int escalation_unsnooze(struct store *s, int64_t id, int64_t now)
 	return rc;
 }
 
+int escalation_touched(struct store *s, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st =
+	    prep(s, "UPDATE escalations SET next_nag_at = CASE"
+		    " WHEN state = 'active' THEN max(next_nag_at, ?1 + interval_ms)"
+		    " ELSE ?1 + ack_timeout_ms END, updated_at = ?1"
+		    " WHERE incident_id = ?2 AND next_nag_at IS NOT NULL AND"
+		    " (state = 'active' OR (state = 'acked' AND ack_timeout_ms > 0))");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, id);
+	if (done(st) < 0)
+		return -1;
+	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
+}
+
 void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size_t outlen)
 {
-	sqlite3_stmt *st = prep(s, "SELECT state, nags, next_nag_at, acked_by, acked_at,"
-				   " started_at, snoozed_until FROM escalations WHERE incident_id = ?");
+	sqlite3_stmt *st =
+	    prep(s, "SELECT state, nags, next_nag_at, acked_by, acked_at,"
+		    " started_at, snoozed_until FROM escalations WHERE incident_id = ?");
 	char a[32], b[32];
 
 	out[0] = '\0';
@@ -227,7 +250,8 @@ void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size
 		const char *state = store_col_text(st, 0);
 		long long nags = sqlite3_column_int64(st, 1);
 		if (strcmp(state, "acked") == 0) {
-			age(sqlite3_column_int64(st, 4) - sqlite3_column_int64(st, 5), a, sizeof(a));
+			age(sqlite3_column_int64(st, 4) - sqlite3_column_int64(st, 5), a,
+			    sizeof(a));
 			snprintf(out, outlen, "acknowledged by <@%s> after %s, %lld nag%s",
 				 store_col_text(st, 3), a, nags, nags == 1 ? "" : "s");
 		} else if (strcmp(state, "active") == 0 &&
@@ -237,7 +261,8 @@ void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size
 			if (sqlite3_column_int64(st, 6) > now) {
 				age(sqlite3_column_int64(st, 6) - now, b, sizeof(b));
 				snprintf(out, outlen,
-					 "unacknowledged, %lld nag%s, snoozed for %s more, next nag in %s",
+					 "unacknowledged, %lld nag%s, snoozed for %s more, next "
+					 "nag in %s",
 					 nags, nags == 1 ? "" : "s", b, a);
 			} else {
 				snprintf(out, outlen, "unacknowledged, %lld nag%s, next nag in %s",
@@ -269,7 +294,8 @@ static void age(int64_t ms, char *out, size_t outlen)
 /* One due row: a nag, or the end of the escalation. */
 struct due_row {
 	int64_t id, nags, interval, max_nags, started, last_count, last_firing, alert_count;
-	char targets[512], state[32], resolved_by[64];
+	int64_t widen_after, acked_at;
+	char targets[512], state[32], resolved_by[64], esc_state[16], acked_by[64];
 };
 
 /* The nag text: who, which nag, how long, and what changed since the last message. */
@@ -293,6 +319,9 @@ static void nag_text(const struct due_row *r, int64_t nag, int64_t now, int64_t 
 	}
 	age(now - r->started, open, sizeof(open));
 	buf_init(&b, 0);
+	/* Widened: after widen_after nags, the whole channel is asked. */
+	if (r->widen_after > 0 && nag > r->widen_after)
+		buf_puts(&b, "<!here> ");
 	buf_printf(&b, "\xE2\x8F\xB0 %sStill unacknowledged \xE2\x80\x94 nag #%lld, open %s.",
 		   mentions, (long long)nag, open);
 	if (r->alert_count > r->last_count)
@@ -318,16 +347,68 @@ static void nag_text(const struct due_row *r, int64_t nag, int64_t now, int64_t 
 	buf_release(&b);
 }
 
+/*
+ * An acknowledged incident nobody resolved or touched within ack_timeout:
+ * escalated again (nags from the next interval). 0, or -1 with err.
+ */
+static int ack_timed_out(struct store *s, const struct due_row *r, int64_t now,
+			 const char *const *channels, size_t n_channels, char *err, size_t errlen)
+{
+	char text[512], ago[32];
+	sqlite3_stmt *st;
+
+	if (strcmp(r->state, "acknowledged") != 0) {
+		/* Resolved (or changed by a human) meanwhile: the ack's watch ends. */
+		st = prep(s, "UPDATE escalations SET next_nag_at = NULL, updated_at = ?"
+			     " WHERE incident_id = ?");
+		if (st == NULL)
+			return snprintf(err, errlen, "cannot prepare ack timeout"), -1;
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, r->id);
+		if (done(st) < 0)
+			return snprintf(err, errlen, "escalations: %s",
+					sqlite3_errmsg(store_db(s))),
+			       -1;
+		return 0;
+	}
+	st = prep(s, "UPDATE escalations SET state = 'active', next_nag_at = CASE WHEN"
+		     " interval_ms > 0 THEN ?1 + interval_ms END, updated_at = ?1,"
+		     " last_alert_count = ?3 WHERE incident_id = ?2");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare ack timeout"), -1;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, r->id);
+	sqlite3_bind_int64(st, 3, r->alert_count);
+	if (done(st) < 0)
+		return snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(s))), -1;
+	st = prep(s, "UPDATE incidents SET state = 'escalated' WHERE id = ? AND"
+		     " state = 'acknowledged'");
+	if (st == NULL)
+		return snprintf(err, errlen, "cannot prepare re-escalation"), -1;
+	sqlite3_bind_int64(st, 1, r->id);
+	if (done(st) < 0)
+		return snprintf(err, errlen, "incidents: %s", sqlite3_errmsg(store_db(s))), -1;
+	age(now - r->acked_at, ago, sizeof(ago));
+	snprintf(text, sizeof(text),
+		 "\xE2\x8F\xB0 Acknowledged by <@%s> %s ago, but not resolved or updated since "
+		 "\xE2\x80\x94 escalating again (ack_timeout)",
+		 r->acked_by, ago);
+	log_info("event=ack_timeout incident=%lld acked_by=%s", (long long)r->id, r->acked_by);
+	return human_reply(s, r->id, text, channels, n_channels, now, err, errlen);
+}
+
 int escalation_run_due(struct store *s, const struct config *cfg, const char *const *channels,
 		       size_t n_channels, int64_t now, char *err, size_t errlen)
 {
-	sqlite3_stmt *st =
-	    prep(s, "SELECT e.incident_id, e.nags, e.interval_ms, e.max_nags, e.started_at,"
-		    " e.last_alert_count, e.last_firing, i.alert_count, e.targets, i.state,"
-		    " coalesce(i.resolved_by, '')"
-		    " FROM escalations e JOIN incidents i ON i.id = e.incident_id"
-		    " WHERE e.state = 'active' AND e.next_nag_at IS NOT NULL AND e.next_nag_at <= ?"
-		    " ORDER BY e.next_nag_at, e.incident_id LIMIT 64");
+	sqlite3_stmt *st = prep(
+	    s, "SELECT e.incident_id, e.nags, e.interval_ms, e.max_nags, e.started_at,"
+	       " e.last_alert_count, e.last_firing, i.alert_count, e.targets, i.state,"
+	       " coalesce(i.resolved_by, ''), e.widen_after, e.state, coalesce(e.acked_by, ''),"
+	       " coalesce(e.acked_at, 0)"
+	       " FROM escalations e JOIN incidents i ON i.id = e.incident_id"
+	       " WHERE e.state IN ('active', 'acked') AND e.next_nag_at IS NOT NULL"
+	       " AND e.next_nag_at <= ?"
+	       " ORDER BY e.next_nag_at, e.incident_id LIMIT 64");
 	struct due_row rows[64];
 	int n = 0;
 
@@ -348,6 +429,10 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		strlcpy0(r->targets, store_col_text(st, 8), sizeof(r->targets));
 		strlcpy0(r->state, store_col_text(st, 9), sizeof(r->state));
 		strlcpy0(r->resolved_by, store_col_text(st, 10), sizeof(r->resolved_by));
+		r->widen_after = sqlite3_column_int64(st, 11);
+		strlcpy0(r->esc_state, store_col_text(st, 12), sizeof(r->esc_state));
+		strlcpy0(r->acked_by, store_col_text(st, 13), sizeof(r->acked_by));
+		r->acked_at = sqlite3_column_int64(st, 14);
 	}
 	sqlite3_finalize(st);
 	for (int i = 0; i < n; i++) {
@@ -356,6 +441,11 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		int64_t firing, total, nag = r->nags + 1;
 		bool last;
 
+		if (strcmp(r->esc_state, "acked") == 0) {
+			if (ack_timed_out(s, r, now, channels, n_channels, err, errlen) < 0)
+				return -1;
+			continue;
+		}
 		if (strcmp(r->state, "resolved") == 0) {
 			if (escalation_stop(s, r->id, "resolved", now) < 0)
 				return snprintf(err, errlen, "escalations: %s",
@@ -411,7 +501,7 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 int64_t escalation_next_due(struct store *s)
 {
 	sqlite3_stmt *st = prep(s, "SELECT min(next_nag_at) FROM escalations WHERE"
-				   " state = 'active' AND next_nag_at IS NOT NULL");
+				   " state IN ('active', 'acked') AND next_nag_at IS NOT NULL");
 	int64_t due = INT64_MAX;
 	if (st == NULL)
 		return 0; /* look again soon */

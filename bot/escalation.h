@@ -51,6 +51,13 @@ int escalation_snooze(struct store *s, int64_t id, int64_t until, int64_t now);
 /* Ends a snooze or silence: the next nag one interval from now. 1, 0, -1. */
 int escalation_unsnooze(struct store *s, int64_t id, int64_t now);
 
+/*
+ * A human wrote in id's thread (not an ack): an active escalation's next nag
+ * moves to at least one interval from now; an acknowledged one's ack timeout
+ * starts again. 1 when a schedule moved, 0, -1.
+ */
+int escalation_touched(struct store *s, int64_t id, int64_t now);
+
 /* One line about id's escalation for "status" (nags, next, acked, snoozed). */
 void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size_t outlen);
 

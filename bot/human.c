@@ -423,6 +423,14 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 			snprintf(note, notelen, "question %lld", (long long)fid);
 		}
 	}
+	/* A reply that is not an ack (nor a schedule command) postpones the next nag. */
+	if (id != 0 && text_kind &&
+	    !(action != NULL && result != HUMAN_REFUSED &&
+	      (strcmp(action, "ack") == 0 || strcmp(action, "resolve") == 0 ||
+	       strcmp(action, "snooze") == 0 || strncmp(action, "silence", 7) == 0 ||
+	       strcmp(action, "unsilence") == 0)) &&
+	    escalation_touched(s, id, esc_now_ms()) < 0)
+		return snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(s))), -1;
 	st = store_stmt(s, ST_INSERT,
 			"INSERT INTO human_events (incident_id, channel, user, kind, action, text,"
 			" ref, allowed, result, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)");

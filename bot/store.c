@@ -222,7 +222,9 @@ static const char *const migrations[] = {
 	"  nags INTEGER NOT NULL DEFAULT 0,"
 	"  interval_ms INTEGER NOT NULL," /* 0 = no nags */
 	"  max_nags INTEGER NOT NULL DEFAULT 0," /* 0 = no cap */
-	"  next_nag_at INTEGER," /* NULL = nothing scheduled */
+	"  widen_after INTEGER NOT NULL DEFAULT 0," /* nags before <!here>; 0 = never */
+	"  ack_timeout_ms INTEGER NOT NULL DEFAULT 0," /* acked and untouched: again; 0 = off */
+	"  next_nag_at INTEGER," /* NULL = nothing scheduled; when acked: the ack timeout */
 	"  started_at INTEGER NOT NULL,"
 	"  last_nag_at INTEGER,"
 	"  last_alert_count INTEGER NOT NULL DEFAULT 0," /* at the last message, for 'what changed' */

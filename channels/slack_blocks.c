@@ -28,6 +28,12 @@ static size_t user_mention(const char *s)
 /* slack_escape, but user mentions stay mentions (only in text the bot itself wrote). */
 static void escape_keep_mentions(struct buf *b, const char *s)
 {
+	/* A widened nag starts with a channel mention; only there is one kept. */
+	if (s && (strncmp(s, "<!here>", 7) == 0 || strncmp(s, "<!channel>", 10) == 0)) {
+		size_t n = s[2] == 'h' ? 7 : 10;
+		buf_append(b, s, n);
+		s += n;
+	}
 	while (s && *s) {
 		size_t n = user_mention(s);
 		if (n > 0) {
