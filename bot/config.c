@@ -193,6 +193,52 @@ static void set_nag_interval(struct loader *l, const struct key_spec *k, const c
 		e->nag_interval_s = 0;
 }
 
+static int hhmm(const char *s, int *minutes)
+{
+	if (!(s[0] >= '0' && s[0] <= '2' && s[1] >= '0' && s[1] <= '9' && s[2] == ':' &&
+	      s[3] >= '0' && s[3] <= '5' && s[4] >= '0' && s[4] <= '9'))
+		return -1;
+	*minutes = ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0');
+	return *minutes < 24 * 60 ? 0 : -1;
+}
+
+int config_parse_quiet_hours(const char *s, int *from, int *to, int *tz)
+{
+	int off;
+	*tz = 0;
+	if (s == NULL || strlen(s) < 11 || hhmm(s, from) < 0 || s[5] != '-' ||
+	    hhmm(s + 6, to) < 0 || *from == *to)
+		return -1;
+	s += 11;
+	if (*s == '\0' || strcmp(s, " UTC") == 0)
+		return 0;
+	if (s[0] != ' ' || (s[1] != '+' && s[1] != '-') || hhmm(s + 2, &off) < 0 || s[7] != '\0' ||
+	    off > 14 * 60)
+		return -1;
+	*tz = s[1] == '-' ? -off : off;
+	return 0;
+}
+
+/* environments[].quiet_hours: "22:00-07:00" in UTC, or with " UTC" / " +02:00". */
+static void set_quiet_hours(struct loader *l, const struct key_spec *k, const char *path,
+			    yaml_node_t *n, void *field)
+{
+	struct environment *e = field;
+	const char *s = cfg_scalar(l, path, n, "a time range");
+
+	(void)k;
+	if (s == NULL)
+		return;
+	if (config_parse_quiet_hours(s, &e->quiet_from, &e->quiet_to, &e->quiet_tz) < 0) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: bad time range \"%.64s\" (use \"HH:MM-HH:MM\" in UTC, optionally "
+			   "followed by \" UTC\" or an offset like \" +02:00\")",
+			   path, s);
+		return;
+	}
+	e->quiet_set = true;
+}
+
 /* testing.clock_file: refused unless the environment says this is a test. */
 static void set_test_clock(struct loader *l, const struct key_spec *k, const char *path,
 			   yaml_node_t *n, void *field)
@@ -309,6 +355,7 @@ static const struct key_spec environment_keys[] = {
 	 .max = 1000},
 	{.name = "ack_timeout", .fn = cfg_set_duration, .offset = ENV(ack_timeout_s), .min = 60,
 	 .max = 7 * 86400},
+	{.name = "quiet_hours", .fn = set_quiet_hours},
 	{0},
 };
 
@@ -770,6 +817,18 @@ int64_t config_ack_timeout_s(const struct config *c, const char *environment)
 {
 	const struct environment *e = env_named(c, environment);
 	return e ? e->ack_timeout_s : 0;
+}
+
+bool config_quiet_hours(const struct config *c, const char *environment, int *from, int *to,
+			int *tz)
+{
+	const struct environment *e = env_named(c, environment);
+	if (e == NULL || !e->quiet_set)
+		return false;
+	*from = e->quiet_from;
+	*to = e->quiet_to;
+	*tz = e->quiet_tz;
+	return true;
 }
 
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels)

@@ -90,6 +90,7 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 {
 	int64_t interval = config_nag_interval_s(cfg, environment) * 1000;
 	char targets[512] = "";
+	int qfrom, qto, qtz;
 	sqlite3_stmt *st;
 
 	for (size_t i = 0, used = 0; i < cfg->slack.escalation_users.n; i++) {
@@ -99,16 +100,17 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 			break;
 		used += (size_t)n;
 	}
-	st =
-	    prep(s, "INSERT OR REPLACE INTO escalations (incident_id, environment, targets,"
-		    " level, nags, interval_ms, max_nags, widen_after, ack_timeout_ms, next_nag_at,"
-		    " started_at, last_nag_at, last_alert_count, last_firing, acked_by, acked_at,"
-		    " snoozed_until, state, updated_at)"
-		    " SELECT ?1, ?2, ?3, 0, 0, ?4, ?5, ?7, ?8, CASE WHEN ?4 > 0 THEN ?6 + ?4 END,"
-		    " ?6, NULL, alert_count,"
-		    " (SELECT count(*) FROM incident_members WHERE incident_id = ?1 AND"
-		    "  status = 'firing'), NULL, NULL, NULL, 'active', ?6"
-		    " FROM incidents WHERE id = ?1");
+	st = prep(s, "INSERT OR REPLACE INTO escalations (incident_id, environment, targets,"
+		     " level, nags, interval_ms, max_nags, widen_after, ack_timeout_ms, quiet_from,"
+		     " quiet_to, quiet_tz, next_nag_at,"
+		     " started_at, last_nag_at, last_alert_count, last_firing, acked_by, acked_at,"
+		     " snoozed_until, state, updated_at)"
+		     " SELECT ?1, ?2, ?3, 0, 0, ?4, ?5, ?7, ?8, ?9, ?10, ?11,"
+		     " CASE WHEN ?4 > 0 THEN ?6 + ?4 END,"
+		     " ?6, NULL, alert_count,"
+		     " (SELECT count(*) FROM incident_members WHERE incident_id = ?1 AND"
+		     "  status = 'firing'), NULL, NULL, NULL, 'active', ?6"
+		     " FROM incidents WHERE id = ?1");
 	if (st == NULL)
 		return snprintf(err, errlen, "cannot prepare escalation insert"), -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -119,6 +121,15 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 	sqlite3_bind_int64(st, 6, now);
 	sqlite3_bind_int64(st, 7, (int64_t)config_widen_after(cfg, environment));
 	sqlite3_bind_int64(st, 8, config_ack_timeout_s(cfg, environment) * 1000);
+	if (config_quiet_hours(cfg, environment, &qfrom, &qto, &qtz)) {
+		sqlite3_bind_int(st, 9, qfrom);
+		sqlite3_bind_int(st, 10, qto);
+		sqlite3_bind_int(st, 11, qtz);
+	} else {
+		sqlite3_bind_int(st, 9, -1);
+		sqlite3_bind_int(st, 10, -1);
+		sqlite3_bind_int(st, 11, 0);
+	}
 	if (done(st) < 0)
 		return snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(s))), -1;
 	if (interval > 0)
@@ -295,6 +306,8 @@ static void age(int64_t ms, char *out, size_t outlen)
 struct due_row {
 	int64_t id, nags, interval, max_nags, started, last_count, last_firing, alert_count;
 	int64_t widen_after, acked_at;
+	int quiet_from, quiet_to, quiet_tz;
+	bool critical;
 	char targets[512], state[32], resolved_by[64], esc_state[16], acked_by[64];
 };
 
@@ -404,7 +417,8 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 	    s, "SELECT e.incident_id, e.nags, e.interval_ms, e.max_nags, e.started_at,"
 	       " e.last_alert_count, e.last_firing, i.alert_count, e.targets, i.state,"
 	       " coalesce(i.resolved_by, ''), e.widen_after, e.state, coalesce(e.acked_by, ''),"
-	       " coalesce(e.acked_at, 0)"
+	       " coalesce(e.acked_at, 0), e.quiet_from, e.quiet_to, e.quiet_tz,"
+	       " i.severity = 'critical'"
 	       " FROM escalations e JOIN incidents i ON i.id = e.incident_id"
 	       " WHERE e.state IN ('active', 'acked') AND e.next_nag_at IS NOT NULL"
 	       " AND e.next_nag_at <= ?"
@@ -433,6 +447,10 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		strlcpy0(r->esc_state, store_col_text(st, 12), sizeof(r->esc_state));
 		strlcpy0(r->acked_by, store_col_text(st, 13), sizeof(r->acked_by));
 		r->acked_at = sqlite3_column_int64(st, 14);
+		r->quiet_from = sqlite3_column_int(st, 15);
+		r->quiet_to = sqlite3_column_int(st, 16);
+		r->quiet_tz = sqlite3_column_int(st, 17);
+		r->critical = sqlite3_column_int(st, 18) != 0;
 	}
 	sqlite3_finalize(st);
 	for (int i = 0; i < n; i++) {
@@ -470,6 +488,29 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 				       -1;
 			continue;
 		}
+		/* Quiet hours hold non-critical nags until they end (then one nag). */
+		if (!r->critical && r->quiet_from >= 0) {
+			int64_t until =
+			    escalation_quiet_until(now, r->quiet_from, r->quiet_to, r->quiet_tz);
+			if (until > 0) {
+				st =
+				    prep(s, "UPDATE escalations SET next_nag_at = ?, updated_at = ?"
+					    " WHERE incident_id = ?");
+				if (st == NULL)
+					return snprintf(err, errlen, "cannot prepare quiet hours"),
+					       -1;
+				sqlite3_bind_int64(st, 1, until);
+				sqlite3_bind_int64(st, 2, now);
+				sqlite3_bind_int64(st, 3, r->id);
+				if (done(st) < 0)
+					return snprintf(err, errlen, "escalations: %s",
+							sqlite3_errmsg(store_db(s))),
+					       -1;
+				log_info("event=nag_quiet_hours incident=%lld until=%lld",
+					 (long long)r->id, (long long)until);
+				continue;
+			}
+		}
 		firing = members(s, r->id, "firing");
 		total = members(s, r->id, NULL);
 		last = r->max_nags > 0 && nag >= r->max_nags;
@@ -496,6 +537,16 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		log_info("event=nag incident=%lld nag=%lld", (long long)r->id, (long long)nag);
 	}
 	return n;
+}
+
+int64_t escalation_quiet_until(int64_t now, int from, int to, int tz)
+{
+	int64_t minute = now / 60000 + tz;
+	int m = (int)(((minute % 1440) + 1440) % 1440);
+	bool in = from < to ? (m >= from && m < to) : (m >= from || m < to);
+	if (from < 0 || to < 0 || from == to || !in)
+		return 0;
+	return (now / 60000 + (to - m + 1440) % 1440) * 60000;
 }
 
 int64_t escalation_next_due(struct store *s)

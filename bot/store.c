@@ -224,6 +224,9 @@ static const char *const migrations[] = {
 	"  max_nags INTEGER NOT NULL DEFAULT 0," /* 0 = no cap */
 	"  widen_after INTEGER NOT NULL DEFAULT 0," /* nags before <!here>; 0 = never */
 	"  ack_timeout_ms INTEGER NOT NULL DEFAULT 0," /* acked and untouched: again; 0 = off */
+	"  quiet_from INTEGER NOT NULL DEFAULT -1," /* quiet hours (minutes of the day); -1 none */
+	"  quiet_to INTEGER NOT NULL DEFAULT -1,"
+	"  quiet_tz INTEGER NOT NULL DEFAULT 0," /* minutes east of UTC */
 	"  next_nag_at INTEGER," /* NULL = nothing scheduled; when acked: the ack timeout */
 	"  started_at INTEGER NOT NULL,"
 	"  last_nag_at INTEGER,"

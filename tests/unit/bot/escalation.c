@@ -345,6 +345,70 @@ static void test_resolved_meanwhile(void)
 	config_unref(c);
 }
 
+static void test_quiet_hours(void)
+{
+	char err[2048] = "", body[4096];
+	int from, to, tz;
+	struct config *c;
+	struct store *s;
+	/* 2001-09-09 01:46:40 UTC */
+	const int64_t t0 = 1000000000000LL, MIN = 60000;
+	const int64_t midnight = t0 / 86400000 * 86400000;
+	int64_t warn, crit;
+
+	CHECK_INT(config_parse_quiet_hours("22:00-07:00", &from, &to, &tz), 0);
+	CHECK_INT(from, 22 * 60);
+	CHECK_INT(to, 7 * 60);
+	CHECK_INT(tz, 0);
+	CHECK_INT(config_parse_quiet_hours("22:00-07:00 UTC", &from, &to, &tz), 0);
+	CHECK_INT(config_parse_quiet_hours("22:30-06:15 +02:00", &from, &to, &tz), 0);
+	CHECK_INT(tz, 120);
+	CHECK_INT(config_parse_quiet_hours("09:00-17:00 -05:30", &from, &to, &tz), 0);
+	CHECK_INT(tz, -330);
+	CHECK_INT(config_parse_quiet_hours("25:00-07:00", &from, &to, &tz), -1);
+	CHECK_INT(config_parse_quiet_hours("22:00-22:00", &from, &to, &tz), -1);
+	CHECK_INT(config_parse_quiet_hours("22:00-07:00 Europe/Paris", &from, &to, &tz), -1);
+	CHECK_INT(config_parse_quiet_hours("22:00 07:00", &from, &to, &tz), -1);
+	CHECK_INT(config_parse_quiet_hours("", &from, &to, &tz), -1);
+	/* 01:46 UTC is inside 22:00-07:00 (ends 07:00), outside 09:00-17:00. */
+	CHECK_INT(escalation_quiet_until(t0, 22 * 60, 7 * 60, 0), midnight + 7 * 60 * MIN);
+	CHECK_INT(escalation_quiet_until(t0, 9 * 60, 17 * 60, 0), 0);
+	/* In UTC+02:00 it is 03:46: inside 01:00-05:00 local, which ends at 03:00 UTC. */
+	CHECK_INT(escalation_quiet_until(t0, 60, 5 * 60, 120), midnight + 3 * 60 * MIN);
+
+	c = load_cfg("environments:\n  - name: production\n    quiet_hours: \"22:00-07:00\"\n",
+		     err, sizeof(err));
+	s = store_open(":memory:", false, err, sizeof(err));
+	CHECK(c != NULL && s != NULL);
+	if (c == NULL || s == NULL)
+		return;
+	warn = escalated_incident(s, c, "production", t0 - 10 * MIN);
+	crit = escalated_incident(s, c, "production", t0 - 10 * MIN);
+	{
+		char q[128];
+		snprintf(q, sizeof(q), "UPDATE incidents SET severity = 'warning' WHERE id = %lld",
+			 (long long)warn);
+		CHECK_INT(store_exec(s, q), 0);
+	}
+	/* Both due at t0 (01:46 UTC, quiet): only the critical one nags. */
+	CHECK_INT(run_due(s, c, t0), 2);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM outbox"), 1);
+	last_body(s, body, sizeof(body));
+	CHECK_CONTAINS(body, "nag #1");
+	{
+		char q[160];
+		snprintf(q, sizeof(q), "SELECT next_nag_at FROM escalations WHERE incident_id = %lld",
+			 (long long)warn);
+		CHECK_INT(scalar(s, q), midnight + 7 * 60 * MIN);
+	}
+	/* At 07:00 the held one nags once. */
+	CHECK_INT(run_due(s, c, midnight + 7 * 60 * MIN), 2);
+	CHECK_INT(scalar(s, "SELECT sum(nags) FROM escalations"), 3);
+	(void)crit;
+	store_close(s);
+	config_unref(c);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -355,6 +419,7 @@ int main(void)
 	RUN(test_clock);
 	RUN(test_schedule);
 	RUN(test_resolved_meanwhile);
+	RUN(test_quiet_hours);
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
