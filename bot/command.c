@@ -55,7 +55,7 @@ static int is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-void command_parse(const char *text, struct command *out)
+void command_parse(const char *text, const struct regex *ack_words, struct command *out)
 {
 	static const struct {
 		const char *word;
@@ -89,7 +89,7 @@ void command_parse(const char *text, struct command *out)
 		else
 			break;
 	}
-	if (escalation_ack_text(p)) {
+	if (escalation_ack_text_re(ack_words, p)) {
 		out->kind = CMD_ACK;
 		return;
 	}

@@ -34,8 +34,9 @@ struct command {
 	char error[160];
 };
 
-/* Parses text (any bytes; NULL is CMD_NONE). */
-void command_parse(const char *text, struct command *out);
+/* Parses text (any bytes; NULL is CMD_NONE); ack_words as in escalation_ack_text_re. */
+struct regex;
+void command_parse(const char *text, const struct regex *ack_words, struct command *out);
 
 /* "ack", "resolve", "silence", … (the human_events action name), or NULL for CMD_NONE/BAD. */
 const char *command_name(enum command_kind k);

@@ -239,6 +239,47 @@ static void set_quiet_hours(struct loader *l, const struct key_spec *k, const ch
 	e->quiet_set = true;
 }
 
+/* ack_words: a non-empty list of PCRE2 patterns, one whole-message regex. */
+static void set_ack_words(struct loader *l, const struct key_spec *k, const char *path,
+			  yaml_node_t *n, void *field)
+{
+	struct config *c = field;
+	struct buf pat;
+	char msg[160];
+	size_t len;
+
+	(void)k;
+	if (n->type != YAML_SEQUENCE_NODE ||
+	    (len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)) == 0) {
+		cfg_errorf(l, cfg_line(n), "%s: expected a non-empty list of patterns", path);
+		return;
+	}
+	buf_init(&pat, 0);
+	buf_puts(&pat, "(?i)^\\s*(?:");
+	for (size_t i = 0; i < len; i++) {
+		yaml_node_t *item = cfg_node(l, n->data.sequence.items.start[i]);
+		const char *s = cfg_scalar(l, path, item, "a pattern");
+		struct regex *one;
+		if (s == NULL)
+			continue;
+		one = regex_new_interpreted(s, msg, sizeof(msg));
+		if (one == NULL || s[0] == '\0') {
+			cfg_errorf(l, cfg_line(item), "%s: bad pattern \"%.64s\": %s", path, s,
+				   one ? "empty" : msg);
+			regex_free(one);
+			continue;
+		}
+		regex_free(one);
+		buf_printf(&pat, "%s(?:%s)", i ? "|" : "", s);
+	}
+	buf_puts(&pat, ")[.!]?\\s*$");
+	regex_free(c->ack_words);
+	c->ack_words = regex_new(pat.data, msg, sizeof(msg));
+	if (c->ack_words == NULL)
+		cfg_errorf(l, cfg_line(n), "%s: %s", path, msg);
+	buf_release(&pat);
+}
+
 /* testing.clock_file: refused unless the environment says this is a test. */
 static void set_test_clock(struct loader *l, const struct key_spec *k, const char *path,
 			   yaml_node_t *n, void *field)
@@ -631,6 +672,7 @@ static const struct key_spec top_keys[] = {
 	{.name = "playbooks", .fn = cfg_set_section, .sub = playbooks_keys},
 	{.name = "kubernetes", .fn = set_kubernetes, .sub = kubernetes_keys},
 	{.name = "testing", .fn = cfg_set_section, .sub = testing_keys},
+	{.name = "ack_words", .fn = set_ack_words},
 	{0},
 };
 /* clang-format on */
@@ -717,6 +759,7 @@ static void config_free(struct config *c)
 	free(c->clusters);
 	free(c->default_cluster);
 	free(c->test_clock_file);
+	regex_free(c->ack_words);
 	free(c);
 }
 

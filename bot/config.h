@@ -133,6 +133,9 @@ struct config {
 	size_t n_clusters;
 	char *default_cluster;      /* owned or NULL: for alerts without a cluster label */
 
+	/* ack_words: what a whole message must match to acknowledge (NULL: the defaults). */
+	struct regex *ack_words;    /* owned or NULL */
+
 	/* testing.clock_file (tests only; needs NIGHTSHIFT_ALLOW_TEST_CLOCK=1): see esc_clock.h. */
 	char *test_clock_file;      /* owned or NULL */
 };
@@ -142,6 +145,7 @@ struct config {
  * On failure returns NULL and writes every error, one per line, as
  * "file:line: message", into err (truncated to errlen).
  */
+struct regex;
 struct config *config_load(const char *path, char *err, size_t errlen);
 
 /* Reference counting: the loop, the intake thread and workers each hold one. Thread-safe. */

@@ -266,7 +266,7 @@ static int human_job_run(struct writer_job *wj, const struct writer_env *env, ch
 			 size_t errlen)
 {
 	struct human_job *j = (struct human_job *)wj;
-	j->result = human_event_apply(env->store, &j->ev, env->channels, env->n_channels,
+	j->result = human_event_apply(env->store, env->cfg, &j->ev, env->channels, env->n_channels,
 				      env->now_ms, j->note, sizeof(j->note), err, errlen);
 	return j->result < 0 ? -1 : 0;
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "human.h"
 #include "log.h"
+#include "regex.h"
 #include "store.h"
 #include "util.h"
 
@@ -583,6 +584,13 @@ bool escalation_ack_text(const char *text)
 		if (strlen(words[i]) == n && strncasecmp(b, words[i], n) == 0)
 			return true;
 	return false;
+}
+
+bool escalation_ack_text_re(const struct regex *ack_words, const char *text)
+{
+	if (ack_words == NULL)
+		return escalation_ack_text(text);
+	return text != NULL && regex_match(ack_words, text, strlen(text)) == 1;
 }
 
 bool escalation_ack_reaction(const char *name)

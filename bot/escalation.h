@@ -91,6 +91,9 @@ int64_t escalation_hint_take(void);
  * "." or "!" allowed). "ack" inside a longer sentence is not one.
  */
 bool escalation_ack_text(const char *text);
+/* The same with the configured ack_words (a whole-message regex); NULL: the defaults. */
+struct regex;
+bool escalation_ack_text_re(const struct regex *ack_words, const char *text);
 /* True for the reactions that acknowledge: eyes, white_check_mark. */
 bool escalation_ack_reaction(const char *name);
 

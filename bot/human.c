@@ -8,6 +8,7 @@
 
 #include "esc_clock.h"
 #include "command.h"
+#include "config.h"
 #include "escalation.h"
 #include "followup.h"
 
@@ -337,7 +338,8 @@ int human_record(struct store *s, const char *channel, const char *const *keys,
 	return 1;
 }
 
-int human_event_apply(struct store *s, const struct human_event *ev, const char *const *channels,
+int human_event_apply(struct store *s, const struct config *cfg, const struct human_event *ev,
+		      const char *const *channels,
 		      size_t n_channels, int64_t now_ms, char *note, size_t notelen, char *err,
 		      size_t errlen)
 {
@@ -376,7 +378,7 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 	 */
 	text_kind = strcmp(ev->kind, "message") == 0 || strcmp(ev->kind, "mention") == 0;
 	if (action == NULL && id != 0 && text_kind) {
-		command_parse(ev->text, &cmd);
+		command_parse(ev->text, cfg ? cfg->ack_words : NULL, &cmd);
 		action = command_name(cmd.kind);
 	}
 	if (action == NULL && id != 0 && strcmp(ev->kind, "reaction") == 0 &&

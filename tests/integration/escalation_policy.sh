@@ -20,7 +20,8 @@ PORT=$(free_port) || bail "found a free loopback port"
 BASE=http://127.0.0.1:$PORT
 write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
 testing:
-  clock_file: $CLOCK"
+  clock_file: $CLOCK
+ack_words: [ack, \"on it\", \"taking (it|this)\"]"
 sed -i '/match: {namespace: "^prod"}/a\    nag_interval: 10m\n    widen_after: 2\n    ack_timeout: 30m' "$CONF"
 grep -q 'widen_after: 2' "$CONF" || bail "the config has the policy" "$(cat "$CONF")"
 start_bot || bail "nightshift starts"
@@ -82,11 +83,13 @@ wait_for 5 in_thread "Acknowledged by <@U1ADMIN> 55 min ago, but not resolved or
 check "escalated and nagging again" "active|escalated" "$(db "SELECT e.state || '|' || i.state FROM escalations e JOIN incidents i ON i.id = e.incident_id WHERE i.id=$INC")"
 clock_at 111
 wait_for 5 has_nags 5 && ok "the nags resume at the interval" || not_ok "nag #5" "$(sd_posts)"
-say ack
-wait_for 5 acked && ok "a new ack stops them again" || not_ok "second ack"
+say "looking"
+say "Taking this!"
+wait_for 5 acked && ok "a new ack (a configured ack_words pattern) stops them again" || not_ok "second ack"
+check "\"looking\" is not an ack word here (ack_words replaces the defaults)" "" "$(db "SELECT action FROM human_events WHERE text='looking'")"
 
 UNEXPECTED=$(sd_posts "ok = 1 AND channel = 'C1'" | cut -d'|' -f3 |
-	grep -v -E ' — .{0,8}(Received|Real problem · )|— .{0,40}Still unacknowledged — nag #[1-5],|— .{0,8}U1ADMIN asked: (anyone seen this before\?|still digging, the db looks fine)$|— .{0,8}Acknowledged by <@U1ADMIN> (after|55 min ago)' || true)
+	grep -v -E ' — .{0,8}(Received|Real problem · )|— .{0,40}Still unacknowledged — nag #[1-5],|— .{0,8}U1ADMIN asked: (anyone seen this before\?|still digging, the db looks fine|looking)$|— .{0,8}Acknowledged by <@U1ADMIN> (after|55 min ago)' || true)
 check "no message the test did not expect" "" "$UNEXPECTED"
 check "five nags in all" 5 "$(nag_count)"
 

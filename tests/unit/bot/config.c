@@ -221,7 +221,7 @@ static void test_unknown_keys(void)
 		   "listne: 0.0.0.0:80\n");
 	CHECK_ERR(7, "unknown key \"listne\" in top level (allowed: listen, log_level, storage, "
 		     "webhook, environments, noise, fingerprint, triage, channels, investigations, "
-		     "playbooks, kubernetes, testing)");
+		     "playbooks, kubernetes, testing, ack_words)");
 	CHECK_INT(err_lines(), 1);
 
 	LOAD_FAILS("webhook:\n  max_body_bytes: 4096\n  tokn_env: X\n");

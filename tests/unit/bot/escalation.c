@@ -99,7 +99,7 @@ static void test_ack_words(void)
 static enum command_kind kind_of(const char *text)
 {
 	struct command c;
-	command_parse(text, &c);
+	command_parse(text, NULL, &c);
 	return c.kind;
 }
 
@@ -117,22 +117,22 @@ static void test_commands(void)
 	CHECK_INT(kind_of("real"), CMD_REAL);
 	CHECK_INT(kind_of("  status\n"), CMD_STATUS);
 	CHECK_INT(kind_of("<@UBOT> help"), CMD_HELP);
-	command_parse("silence 2h", &c);
+	command_parse("silence 2h", NULL, &c);
 	CHECK_INT(c.kind, CMD_SILENCE);
 	CHECK_INT(c.seconds, 7200);
-	command_parse("silence", &c);
+	command_parse("silence", NULL, &c);
 	CHECK_INT(c.seconds, 3600);
-	command_parse("snooze 30m", &c);
+	command_parse("snooze 30m", NULL, &c);
 	CHECK_INT(c.kind, CMD_SNOOZE);
 	CHECK_INT(c.seconds, 1800);
-	command_parse("silence forever", &c);
+	command_parse("silence forever", NULL, &c);
 	CHECK_INT(c.kind, CMD_BAD);
 	CHECK_STR(c.error, "silence needs a duration like 2h (at most 7d)");
-	command_parse("silence 8d", &c);
+	command_parse("silence 8d", NULL, &c);
 	CHECK_INT(c.kind, CMD_BAD);
-	command_parse("snooze 2d", &c);
+	command_parse("snooze 2d", NULL, &c);
 	CHECK_INT(c.kind, CMD_BAD);
-	command_parse("snooze -5m", &c);
+	command_parse("snooze -5m", NULL, &c);
 	CHECK_INT(c.kind, CMD_BAD);
 	/* Sentences are questions, never commands. */
 	CHECK_INT(kind_of("please resolve this"), CMD_NONE);
@@ -156,6 +156,30 @@ static void test_commands(void)
 	memset(big, 'x', 100 * 1024);
 	CHECK_INT(kind_of(big), CMD_NONE);
 	free(big);
+	{
+		char err[2048] = "";
+		struct config *cfg = load_cfg(
+		    "ack_words: [\"on it\", \"mine\", \"taking (it|this)\"]\n", err, sizeof(err));
+		CHECK(cfg != NULL && cfg->ack_words != NULL);
+		if (cfg) {
+			command_parse("Taking this!", cfg->ack_words, &c);
+			CHECK_INT(c.kind, CMD_ACK);
+			command_parse("  MINE ", cfg->ack_words, &c);
+			CHECK_INT(c.kind, CMD_ACK);
+			command_parse("ack", cfg->ack_words,
+				      &c); /* the list replaces the defaults */
+			CHECK_INT(c.kind, CMD_NONE);
+			command_parse("it is mine now", cfg->ack_words, &c);
+			CHECK_INT(c.kind, CMD_NONE);
+			command_parse("mine\xff", cfg->ack_words, &c);
+			CHECK_INT(c.kind, CMD_NONE);
+		}
+		config_unref(cfg);
+		cfg = load_cfg("ack_words: [\"(unclosed\"]\n", err, sizeof(err));
+		CHECK(cfg == NULL);
+		CHECK_CONTAINS(err, "cfg.yaml:1: ack_words: bad pattern \"(unclosed\"");
+		config_unref(cfg);
+	}
 	CHECK_STR(command_name(CMD_SILENCE), "silence");
 	CHECK(command_name(CMD_NONE) == NULL);
 	CHECK(command_name(CMD_BAD) == NULL);
@@ -376,8 +400,8 @@ static void test_quiet_hours(void)
 	/* In UTC+02:00 it is 03:46: inside 01:00-05:00 local, which ends at 03:00 UTC. */
 	CHECK_INT(escalation_quiet_until(t0, 60, 5 * 60, 120), midnight + 3 * 60 * MIN);
 
-	c = load_cfg("environments:\n  - name: production\n    quiet_hours: \"22:00-07:00\"\n",
-		     err, sizeof(err));
+	c = load_cfg("environments:\n  - name: production\n    quiet_hours: \"22:00-07:00\"\n", err,
+		     sizeof(err));
 	s = store_open(":memory:", false, err, sizeof(err));
 	CHECK(c != NULL && s != NULL);
 	if (c == NULL || s == NULL)
@@ -397,7 +421,8 @@ static void test_quiet_hours(void)
 	CHECK_CONTAINS(body, "nag #1");
 	{
 		char q[160];
-		snprintf(q, sizeof(q), "SELECT next_nag_at FROM escalations WHERE incident_id = %lld",
+		snprintf(q, sizeof(q),
+			 "SELECT next_nag_at FROM escalations WHERE incident_id = %lld",
 			 (long long)warn);
 		CHECK_INT(scalar(s, q), midnight + 7 * 60 * MIN);
 	}
