@@ -392,6 +392,7 @@ static const struct key_spec environment_keys[] = {
 	{.name = "nag_interval", .fn = set_nag_interval, .offset = ENV(nag_interval_s), .min = 10,
 	 .max = 7 * 86400},
 	{.name = "max_nags", .fn = cfg_set_size, .offset = ENV(max_nags), .min = 1, .max = 1000},
+	{.name = "targets", .fn = config_set_users, .offset = ENV(targets)},
 	{.name = "widen_after", .fn = cfg_set_size, .offset = ENV(widen_after), .min = 1,
 	 .max = 1000},
 	{.name = "ack_timeout", .fn = cfg_set_duration, .offset = ENV(ack_timeout_s), .min = 60,
@@ -730,6 +731,9 @@ static void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_environments; i++) {
 		free(c->environments[i].name);
 		matcher_set_free(&c->environments[i].match);
+		for (size_t j = 0; j < c->environments[i].targets.n; j++)
+			free(c->environments[i].targets.ids[j]);
+		free(c->environments[i].targets.ids);
 	}
 	free(c->environments);
 	free(c->default_environment);
@@ -848,6 +852,12 @@ size_t config_max_nags(const struct config *c, const char *environment)
 {
 	const struct environment *e = env_named(c, environment);
 	return e ? e->max_nags : 0;
+}
+
+const struct slack_user_list *config_targets(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e && e->targets.n > 0 ? &e->targets : &c->slack.escalation_users;
 }
 
 size_t config_widen_after(const struct config *c, const char *environment)

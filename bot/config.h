@@ -28,6 +28,12 @@ struct matcher_set {
 	size_t n;
 };
 
+/* A list of Slack user ids (U… / W…). */
+struct slack_user_list {
+	char **ids; /* owned */
+	size_t n;
+};
+
 struct environment {
 	char *name;              /* owned, e.g. "production" */
 	struct matcher_set match; /* empty = matches everything (the default) */
@@ -35,6 +41,7 @@ struct environment {
 	bool nag_interval_set;   /* false: the default (production 10 min, others none) */
 	int64_t nag_interval_s;  /* 0 = none: the report is the one message */
 	size_t max_nags;         /* 0 = no cap */
+	struct slack_user_list targets; /* mentioned on escalation; empty = channels.slack.escalation_users */
 	size_t widen_after;      /* after this many nags, nags mention the channel (<!here>); 0 = never */
 	int64_t ack_timeout_s;   /* acknowledged but untouched this long: escalated again; 0 = off */
 	bool quiet_set;          /* quiet_hours: no nags for non-critical severities … */
@@ -59,12 +66,6 @@ struct secret {
 struct channel_console_config {
 	bool enabled;
 	bool color; /* ANSI colours when stdout is a terminal */
-};
-
-/* A list of Slack user ids (U… / W…). */
-struct slack_user_list {
-	char **ids; /* owned */
-	size_t n;
 };
 
 /* channels.slack (see README "Connect Slack in five minutes"). */
@@ -155,6 +156,8 @@ void config_unref(struct config *c); /* frees at zero; NULL-safe */
 /* Environment name for a label set (first matching rule, else the default). Borrowed. */
 struct kv_list;
 const char *config_environment_for(const struct config *c, const struct kv_list *labels);
+/* The escalation targets of environment (its targets, else channels.slack.escalation_users). */
+const struct slack_user_list *config_targets(const struct config *c, const char *environment);
 /* The nag interval (seconds, 0 = none) and the nag cap (0 = none) of environment name. */
 int64_t config_nag_interval_s(const struct config *c, const char *environment);
 size_t config_max_nags(const struct config *c, const char *environment);

@@ -92,7 +92,7 @@ int decide_apply(struct store *s, const struct config *cfg, int64_t incident_id,
 		/* The escalation: the targets are mentioned, the nags scheduled, in this transaction. */
 		char mentions[600];
 		cJSON *m = cJSON_Parse(body);
-		escalation_mentions(cfg, mentions, sizeof(mentions));
+		escalation_mentions(cfg, v.environment, mentions, sizeof(mentions));
 		if (m != NULL && mentions[0]) {
 			cJSON_AddStringToObject(m, "mentions", mentions);
 			free(body);

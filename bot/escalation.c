@@ -33,14 +33,15 @@ int64_t escalation_hint_take(void)
 	return atomic_exchange(&hint, INT64_MAX);
 }
 
-void escalation_mentions(const struct config *cfg, char *out, size_t outlen)
+void escalation_mentions(const struct config *cfg, const char *environment, char *out,
+			 size_t outlen)
 {
+	const struct slack_user_list *t = config_targets(cfg, environment);
 	size_t used = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < cfg->slack.escalation_users.n; i++) {
-		int n = snprintf(out + used, outlen - used, "%s<@%s>", used ? " " : "",
-				 cfg->slack.escalation_users.ids[i]);
+	for (size_t i = 0; i < t->n; i++) {
+		int n = snprintf(out + used, outlen - used, "%s<@%s>", used ? " " : "", t->ids[i]);
 		if (n < 0 || (size_t)n >= outlen - used) {
 			out[used] = '\0';
 			return;
@@ -90,13 +91,14 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 		     int64_t now, char *err, size_t errlen)
 {
 	int64_t interval = config_nag_interval_s(cfg, environment) * 1000;
+	const struct slack_user_list *t = config_targets(cfg, environment);
 	char targets[512] = "";
 	int qfrom, qto, qtz;
 	sqlite3_stmt *st;
 
-	for (size_t i = 0, used = 0; i < cfg->slack.escalation_users.n; i++) {
+	for (size_t i = 0, used = 0; i < t->n; i++) {
 		int n = snprintf(targets + used, sizeof(targets) - used, "%s%s", used ? " " : "",
-				 cfg->slack.escalation_users.ids[i]);
+				 t->ids[i]);
 		if (n < 0 || (size_t)n >= sizeof(targets) - used)
 			break;
 		used += (size_t)n;

@@ -24,8 +24,9 @@
 struct config;
 struct store;
 
-/* "<@U1> <@U2>": the targets of an escalation (channels.slack.escalation_users). */
-void escalation_mentions(const struct config *cfg, char *out, size_t outlen);
+/* "<@U1> <@U2>": the targets of an escalation in environment (config_targets). */
+void escalation_mentions(const struct config *cfg, const char *environment, char *out,
+			 size_t outlen);
 
 /*
  * Records (or restarts) the escalation of incident id in environment: the

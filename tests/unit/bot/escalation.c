@@ -214,6 +214,33 @@ static void test_config(void)
 	CHECK_INT(config_nag_interval_s(c, "elsewhere"), 0);
 	config_unref(c);
 
+	setenv("NS_ESC_APP", "xapp-1-test", 1);
+	setenv("NS_ESC_BOT", "xoxb-test", 1);
+	c = load_cfg("environments:\n"
+		     "  - name: production\n    match: {namespace: \"^prod\"}\n"
+		     "    targets: [U9ONCALL, W2LEAD]\n"
+		     "  - name: dev\n"
+		     "channels:\n  slack:\n    channel: C1\n    app_token_env: NS_ESC_APP\n    "
+		     "bot_token_env: NS_ESC_BOT\n"
+		     "    escalation_users: [U1ADMIN]\n",
+		     err, sizeof(err));
+	CHECK(c != NULL);
+	if (c == NULL) {
+		fprintf(stderr, "%s\n", err);
+	} else {
+		char m[128];
+		escalation_mentions(c, "production", m, sizeof(m));
+		CHECK_STR(m, "<@U9ONCALL> <@W2LEAD>");
+		escalation_mentions(c, "dev", m, sizeof(m));
+		CHECK_STR(m, "<@U1ADMIN>");
+	}
+	config_unref(c);
+	c = load_cfg("environments:\n  - name: dev\n    targets: [alice]\n", err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err,
+		       "cfg.yaml:3: environments[0].targets: \"alice\" is not a Slack user id");
+	config_unref(c);
+
 	c = load_cfg("environments:\n  - name: dev\n    nag_interval: soon\n    max_nags: 0\n", err,
 		     sizeof(err));
 	CHECK(c == NULL);
