@@ -5,7 +5,8 @@
 # snooze pauses the nags without acknowledging; silence 2h holds the nags and
 # lets a new alert join quietly, and the nags come back when it expires;
 # unsilence; a human "noise" verdict is stored, stops the nags, and the next
-# incident's history tool counts it; resolve by a reply. Every message the
+# incident's history tool counts it; resolve by a reply; hostile replies
+# (control characters, 100 KB) get a clear refusal and are kept. Every message the
 # bot posts in the channel is accounted for at the end.
 [ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
@@ -99,6 +100,16 @@ wait_for 5 in_thread "$ROOT_U" "Unsilenced by <@U1ADMIN>" && ok "unsilence says 
 check "the silence is gone and the next nag is one interval away" "1|600000" \
 	"$(db "SELECT i.silenced_until IS NULL, e.next_nag_at - e.updated_at FROM incidents i JOIN escalations e ON e.incident_id = i.id WHERE i.id=$U")"
 
+# ---- hostile text in the thread: a clear refusal to the asker, the event is kept
+say U1ADMIN 'ack\u0007' "$ROOT_U"
+wait_for 5 in_thread "$ROOT_U" "the question contains control characters" && ok "a reply with control characters is not an ack; it is refused clearly" || not_ok "control characters" "$(sd_posts "thread_ts = '$ROOT_U'")"
+LONG=$(head -c 100000 /dev/zero | tr '\0' a)
+say U1ADMIN "$LONG" "$ROOT_U"
+wait_for 5 in_thread "$ROOT_U" "the question is too long (4000 bytes, at most 2000)" && ok "a 100 KB reply (kept: its first 4000 bytes) is refused as too long" || not_ok "long reply" "$(sd_posts "thread_ts = '$ROOT_U'" | cut -c1-300)"
+check "none of them acted: still escalated and active" "escalated|active" "$(db "SELECT i.state || '|' || e.state FROM incidents i JOIN escalations e ON e.incident_id = i.id WHERE i.id=$U")"
+has_event() { [ "$(db "SELECT count(*) FROM human_events WHERE incident_id=$U AND kind='message'")" -ge "$1" ]; }
+wait_for 5 has_event 4 && ok "each hostile reply is stored as a human event" || not_ok "hostile events stored" "$(db "SELECT id, result FROM human_events WHERE incident_id=$U")"
+
 # ---- a human "noise" verdict: stored, nags stop, and history counts it next time
 escalate CmdNoise
 N=$INC ROOT_N=$ROOT
@@ -117,7 +128,7 @@ check_match "history counts the human's noise verdict" 'history incidents=1 nois
 
 # ---- every message the bot posted in the channel is one we expect
 UNEXPECTED=$(sd_posts "ok = 1 AND channel = 'C1'" | cut -d'|' -f3 |
-	grep -v -E ' — .{0,8}(Received|Real problem · |Resolved at source after |Reopened|Resolved by <@U1ADMIN>$)|— .{0,40}Still unacknowledged — nag #1, open 31 min|— .{0,8}Commands in this thread|— .{0,8}#[0-9]+ is escalated|— .{0,8}Sorry <@U2OTHER>, you are not allowed to resolve|— .{0,12}<@U1ADMIN>: silence needs a duration|— .{0,8}Nags snoozed for 30m|— .{0,8}Silenced for (2h|6h) by|— .{0,8}Resolved at source — stopping nags$|— .{0,8}Unsilenced by|— .{0,8}Marked as noise by|Dismissed as noise' || true)
+	grep -v -E ' — .{0,8}(Received|Real problem · |Resolved at source after |Reopened|Resolved by <@U1ADMIN>$)|— .{0,40}Still unacknowledged — nag #1, open 31 min|— .{0,8}Commands in this thread|— .{0,8}#[0-9]+ is escalated|— .{0,8}Sorry <@U2OTHER>, you are not allowed to resolve|— .{0,12}<@U1ADMIN>: silence needs a duration|— .{0,8}Nags snoozed for 30m|— .{0,8}Silenced for (2h|6h) by|— .{0,8}Resolved at source — stopping nags$|— .{0,8}Unsilenced by|— .{0,8}Marked as noise by|Dismissed as noise|— .{0,12}<@U1ADMIN>: the question (contains control characters|is too long \(4000 bytes, at most 2000\)|is not valid UTF-8)$' || true)
 check "no message the test did not expect" "" "$UNEXPECTED"
 
 stop_bot
