@@ -172,6 +172,131 @@ static void set_env_name(struct loader *l, const struct key_spec *k, const char 
 	cfg_set_string(l, k, path, n, field);
 }
 
+#define ENV_NAG_OFFSET offsetof(struct environment, nag_interval_s)
+
+/* environments[].nag_interval: a duration, or "none" (one message, no nags). */
+static void set_nag_interval(struct loader *l, const struct key_spec *k, const char *path,
+			     yaml_node_t *n, void *field)
+{
+	struct environment *e = (struct environment *)((char *)field - ENV_NAG_OFFSET);
+	const char *s = n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+
+	if (s != NULL && (strcmp(s, "none") == 0 || strcmp(s, "off") == 0)) {
+		e->nag_interval_set = true;
+		e->nag_interval_s = 0;
+		return;
+	}
+	e->nag_interval_s = -1;
+	cfg_set_duration(l, k, path, n, field);
+	if (e->nag_interval_s >= 0)
+		e->nag_interval_set = true;
+	else
+		e->nag_interval_s = 0;
+}
+
+static int hhmm(const char *s, int *minutes)
+{
+	if (!(s[0] >= '0' && s[0] <= '2' && s[1] >= '0' && s[1] <= '9' && s[2] == ':' &&
+	      s[3] >= '0' && s[3] <= '5' && s[4] >= '0' && s[4] <= '9'))
+		return -1;
+	*minutes = ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0');
+	return *minutes < 24 * 60 ? 0 : -1;
+}
+
+int config_parse_quiet_hours(const char *s, int *from, int *to, int *tz)
+{
+	int off;
+	*tz = 0;
+	if (s == NULL || strlen(s) < 11 || hhmm(s, from) < 0 || s[5] != '-' ||
+	    hhmm(s + 6, to) < 0 || *from == *to)
+		return -1;
+	s += 11;
+	if (*s == '\0' || strcmp(s, " UTC") == 0)
+		return 0;
+	if (s[0] != ' ' || (s[1] != '+' && s[1] != '-') || hhmm(s + 2, &off) < 0 || s[7] != '\0' ||
+	    off > 14 * 60)
+		return -1;
+	*tz = s[1] == '-' ? -off : off;
+	return 0;
+}
+
+/* environments[].quiet_hours: "22:00-07:00" in UTC, or with " UTC" / " +02:00". */
+static void set_quiet_hours(struct loader *l, const struct key_spec *k, const char *path,
+			    yaml_node_t *n, void *field)
+{
+	struct environment *e = field;
+	const char *s = cfg_scalar(l, path, n, "a time range");
+
+	(void)k;
+	if (s == NULL)
+		return;
+	if (config_parse_quiet_hours(s, &e->quiet_from, &e->quiet_to, &e->quiet_tz) < 0) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: bad time range \"%.64s\" (use \"HH:MM-HH:MM\" in UTC, optionally "
+			   "followed by \" UTC\" or an offset like \" +02:00\")",
+			   path, s);
+		return;
+	}
+	e->quiet_set = true;
+}
+
+/* ack_words: a non-empty list of PCRE2 patterns, one whole-message regex. */
+static void set_ack_words(struct loader *l, const struct key_spec *k, const char *path,
+			  yaml_node_t *n, void *field)
+{
+	struct config *c = field;
+	struct buf pat;
+	char msg[160];
+	size_t len;
+
+	(void)k;
+	if (n->type != YAML_SEQUENCE_NODE ||
+	    (len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)) == 0) {
+		cfg_errorf(l, cfg_line(n), "%s: expected a non-empty list of patterns", path);
+		return;
+	}
+	buf_init(&pat, 0);
+	buf_puts(&pat, "(?i)^\\s*(?:");
+	for (size_t i = 0; i < len; i++) {
+		yaml_node_t *item = cfg_node(l, n->data.sequence.items.start[i]);
+		const char *s = cfg_scalar(l, path, item, "a pattern");
+		struct regex *one;
+		if (s == NULL)
+			continue;
+		one = regex_new_interpreted(s, msg, sizeof(msg));
+		if (one == NULL || s[0] == '\0') {
+			cfg_errorf(l, cfg_line(item), "%s: bad pattern \"%.64s\": %s", path, s,
+				   one ? "empty" : msg);
+			regex_free(one);
+			continue;
+		}
+		regex_free(one);
+		buf_printf(&pat, "%s(?:%s)", i ? "|" : "", s);
+	}
+	buf_puts(&pat, ")[.!]?\\s*$");
+	regex_free(c->ack_words);
+	c->ack_words = regex_new(pat.data, msg, sizeof(msg));
+	if (c->ack_words == NULL)
+		cfg_errorf(l, cfg_line(n), "%s: %s", path, msg);
+	buf_release(&pat);
+}
+
+/* testing.clock_file: refused unless the environment says this is a test. */
+static void set_test_clock(struct loader *l, const struct key_spec *k, const char *path,
+			   yaml_node_t *n, void *field)
+{
+	const char *allow = getenv("NIGHTSHIFT_ALLOW_TEST_CLOCK");
+
+	if (allow == NULL || strcmp(allow, "1") != 0) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: a test-only setting (it moves the escalation clock); it is refused "
+			   "unless NIGHTSHIFT_ALLOW_TEST_CLOCK=1 is set in the environment",
+			   path);
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
 /* fingerprint.labels: a non-empty list of distinct label names, replacing the defaults. */
 static void set_fingerprint_labels(struct loader *l, const struct key_spec *k, const char *path,
 				   yaml_node_t *n, void *field)
@@ -265,6 +390,20 @@ static const struct key_spec webhook_keys[] = {
 static const struct key_spec environment_keys[] = {
 	{.name = "name", .fn = set_env_name, .offset = ENV(name)},
 	{.name = "match", .fn = set_matchers, .offset = ENV(match)},
+	{.name = "nag_interval", .fn = set_nag_interval, .offset = ENV(nag_interval_s), .min = 10,
+	 .max = 7 * 86400},
+	{.name = "max_nags", .fn = cfg_set_size, .offset = ENV(max_nags), .min = 1, .max = 1000},
+	{.name = "targets", .fn = config_set_users, .offset = ENV(targets)},
+	{.name = "widen_after", .fn = cfg_set_size, .offset = ENV(widen_after), .min = 1,
+	 .max = 1000},
+	{.name = "ack_timeout", .fn = cfg_set_duration, .offset = ENV(ack_timeout_s), .min = 60,
+	 .max = 7 * 86400},
+	{.name = "quiet_hours", .fn = set_quiet_hours},
+	{0},
+};
+
+static const struct key_spec testing_keys[] = {
+	{.name = "clock_file", .fn = set_test_clock, .offset = CFG(test_clock_file)},
 	{0},
 };
 
@@ -656,6 +795,8 @@ static const struct key_spec top_keys[] = {
 	{.name = "kubernetes", .fn = set_kubernetes, .sub = kubernetes_keys},
 	{.name = "watchdog", .fn = set_watchdog, .offset = CFG(watchdog), .sub = watchdog_keys},
 	{.name = "heartbeat", .fn = set_heartbeat, .offset = CFG(heartbeat), .sub = heartbeat_keys},
+	{.name = "testing", .fn = cfg_set_section, .sub = testing_keys},
+	{.name = "ack_words", .fn = set_ack_words},
 	{0},
 };
 /* clang-format on */
@@ -719,6 +860,9 @@ static void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_environments; i++) {
 		free(c->environments[i].name);
 		matcher_set_free(&c->environments[i].match);
+		for (size_t j = 0; j < c->environments[i].targets.n; j++)
+			free(c->environments[i].targets.ids[j]);
+		free(c->environments[i].targets.ids);
 	}
 	free(c->environments);
 	free(c->default_environment);
@@ -756,6 +900,8 @@ static void config_free(struct config *c)
 	if (c->heartbeat.token.value != NULL)
 		explicit_bzero(c->heartbeat.token.value, strlen(c->heartbeat.token.value));
 	free(c->heartbeat.token.value);
+	free(c->test_clock_file);
+	regex_free(c->ack_words);
 	free(c);
 }
 
@@ -821,6 +967,59 @@ const char *config_environment_for(const struct config *c, const struct kv_list 
 		if (matcher_set_matches(&c->environments[i].match, labels))
 			return c->environments[i].name;
 	return c->default_environment;
+}
+
+static const struct environment *env_named(const struct config *c, const char *name)
+{
+	for (size_t i = 0; name && i < c->n_environments; i++)
+		if (c->environments[i].name && strcmp(c->environments[i].name, name) == 0)
+			return &c->environments[i];
+	return NULL;
+}
+
+int64_t config_nag_interval_s(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+
+	if (e != NULL && e->nag_interval_set)
+		return e->nag_interval_s;
+	return environment && strcmp(environment, "production") == 0 ? 600 : 0;
+}
+
+size_t config_max_nags(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e ? e->max_nags : 0;
+}
+
+const struct slack_user_list *config_targets(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e && e->targets.n > 0 ? &e->targets : &c->slack.escalation_users;
+}
+
+size_t config_widen_after(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e ? e->widen_after : 0;
+}
+
+int64_t config_ack_timeout_s(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e ? e->ack_timeout_s : 0;
+}
+
+bool config_quiet_hours(const struct config *c, const char *environment, int *from, int *to,
+			int *tz)
+{
+	const struct environment *e = env_named(c, environment);
+	if (e == NULL || !e->quiet_set)
+		return false;
+	*from = e->quiet_from;
+	*to = e->quiet_to;
+	*tz = e->quiet_tz;
+	return true;
 }
 
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels)

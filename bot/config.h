@@ -28,9 +28,25 @@ struct matcher_set {
 	size_t n;
 };
 
+/* A list of Slack user ids (U… / W…). */
+struct slack_user_list {
+	char **ids; /* owned */
+	size_t n;
+};
+
 struct environment {
 	char *name;              /* owned, e.g. "production" */
 	struct matcher_set match; /* empty = matches everything (the default) */
+	/* Escalation (README "Escalation"): nags every nag_interval_s while unacknowledged. */
+	bool nag_interval_set;   /* false: the default (production 10 min, others none) */
+	int64_t nag_interval_s;  /* 0 = none: the report is the one message */
+	size_t max_nags;         /* 0 = no cap */
+	struct slack_user_list targets; /* mentioned on escalation; empty = channels.slack.escalation_users */
+	size_t widen_after;      /* after this many nags, nags mention the channel (<!here>); 0 = never */
+	int64_t ack_timeout_s;   /* acknowledged but untouched this long: escalated again; 0 = off */
+	bool quiet_set;          /* quiet_hours: no nags for non-critical severities … */
+	int quiet_from, quiet_to; /* … from/to minutes of the day (to exclusive; may wrap) … */
+	int quiet_tz;            /* … in UTC + quiet_tz minutes */
 	int line;
 };
 
@@ -50,12 +66,6 @@ struct secret {
 struct channel_console_config {
 	bool enabled;
 	bool color; /* ANSI colours when stdout is a terminal */
-};
-
-/* A list of Slack user ids (U… / W…). */
-struct slack_user_list {
-	char **ids; /* owned */
-	size_t n;
 };
 
 /* channels.slack (see README "Connect Slack in five minutes"). */
@@ -143,6 +153,11 @@ struct config {
 
 	struct watchdog_config watchdog;
 	struct heartbeat_config heartbeat;
+	/* ack_words: what a whole message must match to acknowledge (NULL: the defaults). */
+	struct regex *ack_words;    /* owned or NULL */
+
+	/* testing.clock_file (tests only; needs NIGHTSHIFT_ALLOW_TEST_CLOCK=1): see esc_clock.h. */
+	char *test_clock_file;      /* owned or NULL */
 };
 
 /*
@@ -150,6 +165,7 @@ struct config {
  * On failure returns NULL and writes every error, one per line, as
  * "file:line: message", into err (truncated to errlen).
  */
+struct regex;
 struct config *config_load(const char *path, char *err, size_t errlen);
 
 /* Reference counting: the loop, the intake thread and workers each hold one. Thread-safe. */
@@ -159,6 +175,18 @@ void config_unref(struct config *c); /* frees at zero; NULL-safe */
 /* Environment name for a label set (first matching rule, else the default). Borrowed. */
 struct kv_list;
 const char *config_environment_for(const struct config *c, const struct kv_list *labels);
+/* The escalation targets of environment (its targets, else channels.slack.escalation_users). */
+const struct slack_user_list *config_targets(const struct config *c, const char *environment);
+/* The nag interval (seconds, 0 = none) and the nag cap (0 = none) of environment name. */
+int64_t config_nag_interval_s(const struct config *c, const char *environment);
+size_t config_max_nags(const struct config *c, const char *environment);
+size_t config_widen_after(const struct config *c, const char *environment);
+int64_t config_ack_timeout_s(const struct config *c, const char *environment);
+/* quiet_hours of environment: true with from/to/tz (minutes) set, or false. */
+bool config_quiet_hours(const struct config *c, const char *environment, int *from, int *to,
+			int *tz);
+/* Parses "22:00-07:00", "22:00-07:00 UTC", "22:00-07:00 +02:00". 0 or -1. */
+int config_parse_quiet_hours(const char *s, int *from, int *to, int *tz);
 /* The first noise rule matching labels, or NULL. Borrowed. */
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels);
 /* True when every matcher in s matches (a missing label is matched as ""). */

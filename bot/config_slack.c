@@ -61,8 +61,8 @@ static void set_channel_id(struct loader *l, const struct key_spec *k, const cha
 }
 
 /* allowed_users / escalation_users: a list of distinct user ids (U… or W…). */
-static void set_users(struct loader *l, const struct key_spec *k, const char *path, yaml_node_t *n,
-		      void *field)
+void config_set_users(struct loader *l, const struct key_spec *k, const char *path,
+		      yaml_node_t *n, void *field)
 {
 	struct slack_user_list *list = field;
 	size_t len;
@@ -112,8 +112,8 @@ const struct key_spec config_slack_keys[] = {
 	{.name = "bot_token_env", .fn = cfg_set_secret_env, .offset = SLACK(bot_token)},
 	{.name = "bot_token_file", .fn = cfg_set_secret_file, .offset = SLACK(bot_token)},
 	{.name = "channel", .fn = set_channel_id, .offset = SLACK(channel)},
-	{.name = "allowed_users", .fn = set_users, .offset = SLACK(allowed_users)},
-	{.name = "escalation_users", .fn = set_users, .offset = SLACK(escalation_users)},
+	{.name = "allowed_users", .fn = config_set_users, .offset = SLACK(allowed_users)},
+	{.name = "escalation_users", .fn = config_set_users, .offset = SLACK(escalation_users)},
 	{.name = "post_interval_ms", .fn = cfg_set_size, .offset = SLACK(post_interval_ms),
 	 .min = 0, .max = 60000},
 	{0},

@@ -115,5 +115,8 @@ void config_set_slack(struct loader *l, const struct key_spec *k, const char *pa
 		      void *field);
 void config_slack_defaults(struct channel_slack_config *s);
 void config_slack_free(struct channel_slack_config *s);
+/* A list of distinct Slack user ids (U… or W…) into a struct slack_user_list. */
+void config_set_users(struct loader *l, const struct key_spec *k, const char *path,
+		      yaml_node_t *n, void *field);
 
 #endif

@@ -6,6 +6,8 @@
 #include "daemon.h"
 
 #include "config.h"
+#include "esc_clock.h"
+#include "escalation.h"
 #include "http_client.h"
 #include "human.h"
 #include "log.h"
@@ -264,7 +266,7 @@ static int human_job_run(struct writer_job *wj, const struct writer_env *env, ch
 			 size_t errlen)
 {
 	struct human_job *j = (struct human_job *)wj;
-	j->result = human_event_apply(env->store, &j->ev, env->channels, env->n_channels,
+	j->result = human_event_apply(env->store, env->cfg, &j->ev, env->channels, env->n_channels,
 				      env->now_ms, j->note, sizeof(j->note), err, errlen);
 	return j->result < 0 ? -1 : 0;
 }
@@ -305,6 +307,70 @@ static void channel_human_event(void *arg, const struct human_event *ev,
 	j->base.run = human_job_run;
 	j->base.done = human_job_done;
 	writer_submit(d->writer, &j->base);
+}
+
+/* ---- escalations: the nag timer ---- */
+
+struct esc_job {
+	struct writer_job base;
+	struct daemon *d;
+	int handled;
+	int64_t next_due;
+};
+
+static int esc_job_run(struct writer_job *wj, const struct writer_env *env, char *err,
+		       size_t errlen)
+{
+	struct esc_job *j = (struct esc_job *)wj;
+	j->handled = escalation_run_due(env->store, env->cfg, env->channels, env->n_channels,
+					esc_now_ms(), err, errlen);
+	if (j->handled < 0)
+		return -1;
+	j->next_due = escalation_next_due(env->store);
+	return 0;
+}
+
+static void nag_cb(lws_sorted_usec_list_t *sul);
+
+static void esc_job_done(struct writer_job *wj)
+{
+	struct esc_job *j = (struct esc_job *)wj;
+	struct daemon *d = j->d;
+
+	d->esc_busy = false;
+	if (j->base.status < 0) {
+		log_error("event=escalation_failed error=\"%s\"", j->base.error);
+		d->esc_next_due = esc_now_ms() + 5000; /* try again */
+	} else {
+		/* A schedule hinted while the job ran is kept by escalation_hint_take(). */
+		d->esc_next_due = j->next_due;
+		if (j->handled > 0)
+			daemon_kick_outbox(d);
+	}
+	free(j);
+}
+
+/*
+ * The nag timer (loop thread): once a second it compares the escalation
+ * clock with the next due nag (from the store, lowered by hints when a new
+ * escalation starts) and, when due, runs one writer job for the due nags.
+ */
+static void nag_cb(lws_sorted_usec_list_t *sul)
+{
+	struct daemon *d = lws_container_of(sul, struct daemon, nag);
+	int64_t hinted = escalation_hint_take();
+
+	if (hinted < d->esc_next_due)
+		d->esc_next_due = hinted;
+	if (!d->esc_busy && !d->stopping && esc_now_ms() >= d->esc_next_due) {
+		struct esc_job *j = xcalloc(1, sizeof(*j));
+		j->d = d;
+		j->base.run = esc_job_run;
+		j->base.done = esc_job_done;
+		d->esc_busy = true;
+		writer_submit(d->writer, &j->base);
+	}
+	lws_sul_schedule(d->ctx, 0, &d->nag, nag_cb, LWS_US_PER_SEC);
 }
 
 /* ---- investigations ---- */
@@ -678,6 +744,7 @@ int daemon_run(struct config *cfg, const char *ready_file)
 	}
 	d->bound_port = lws_get_vhost_listen_port(vh);
 
+	esc_clock_set_file(cfg->test_clock_file); /* before the threads start */
 	d->writer = writer_start(cfg->storage_path, cfg, wake_loop, d, err, sizeof(err));
 	if (d->writer == NULL) {
 		log_error("event=writer_start_failed error=\"%s\"", err);
@@ -708,6 +775,8 @@ int daemon_run(struct config *cfg, const char *ready_file)
 	signal(SIGPIPE, SIG_IGN);
 
 	lws_sul_schedule(d->ctx, 0, &d->tick, tick_cb, TICK_US);
+	d->esc_next_due = 0; /* escalations left by a previous run: overdue nags fire once now */
+	lws_sul_schedule(d->ctx, 0, &d->nag, nag_cb, LWS_US_PER_SEC / 2);
 	daemon_kick_outbox(d); /* whatever a previous run left pending */
 	daemon_dispatch(d);
 	log_info("event=listening address=%s:%d version=%s store=%s", cfg->listen_host,
@@ -737,6 +806,7 @@ out:
 	if (d->ctx) {
 		lws_sul_cancel(&d->tick);
 		lws_sul_cancel(&d->pump);
+		lws_sul_cancel(&d->nag);
 		lws_context_destroy(d->ctx);
 	}
 	free(d->late);

@@ -48,6 +48,9 @@ struct daemon {
 	struct watch_state watch;        /* dead man's switch and own heartbeat (watch.h) */
 	lws_sorted_usec_list_t tick;     /* 1 s housekeeping */
 	lws_sorted_usec_list_t pump;     /* outbox sender, scheduled on demand */
+	lws_sorted_usec_list_t nag;      /* escalations: runs when the next nag is due */
+	int64_t esc_next_due;            /* esc_now_ms() of the earliest nag (0 = look now) */
+	bool esc_busy;                   /* an escalation job is in flight */
 	bool stopping;
 	int64_t stop_deadline_ms;
 	int bound_port;                  /* the port actually listened on */

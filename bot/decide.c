@@ -5,6 +5,8 @@
 #include "decide.h"
 
 #include "config.h"
+#include "esc_clock.h"
+#include "escalation.h"
 #include "investigate.h"
 #include "outbox.h"
 #include "render.h"
@@ -12,6 +14,7 @@
 #include "triage.h"
 #include "util.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +40,6 @@ int decide_apply(struct store *s, const struct config *cfg, int64_t incident_id,
 	char *body;
 	int rc;
 
-	(void)cfg; /* per-environment policy (auto-fix, nags) comes with the next waves */
 	if (st == NULL)
 		return snprintf(err, errlen, "cannot read incident"), -1;
 	sqlite3_bind_int64(st, 1, incident_id);
@@ -86,6 +88,24 @@ int decide_apply(struct store *s, const struct config *cfg, int64_t incident_id,
 	if (triage_load_view(s, incident_id, &v) < 0)
 		return snprintf(err, errlen, "incident %lld vanished", (long long)incident_id), -1;
 	body = render_report(&v, r, note);
+	if (*out == DECIDE_ESCALATE) {
+		/* The escalation: the targets are mentioned, the nags scheduled, in this transaction. */
+		char mentions[600];
+		cJSON *m = cJSON_Parse(body);
+		escalation_mentions(cfg, v.environment, mentions, sizeof(mentions));
+		if (m != NULL && mentions[0]) {
+			cJSON_AddStringToObject(m, "mentions", mentions);
+			free(body);
+			body = cJSON_PrintUnformatted(m);
+		}
+		cJSON_Delete(m);
+		if (escalation_start(s, cfg, incident_id, v.environment, esc_now_ms(), err,
+				     errlen) < 0) {
+			triage_view_release(s);
+			free(body);
+			return -1;
+		}
+	}
 	triage_view_release(s);
 	rc = outbox_enqueue(s, incident_id, MSG_REPORT, body, channels, n_channels, now_ms, err,
 			    errlen);

@@ -6,6 +6,12 @@
  */
 #include "human.h"
 
+#include "esc_clock.h"
+#include "command.h"
+#include "config.h"
+#include "escalation.h"
+#include "followup.h"
+
 #include "outbox.h"
 #include "render.h"
 #include "store.h"
@@ -89,8 +95,7 @@ static int64_t parse_incident(const char *s)
 	return v;
 }
 
-/* Queues a short thread reply about incident id for channels[0..n). */
-static int reply(struct store *s, int64_t id, const char *text, const char *const *channels,
+int human_reply(struct store *s, int64_t id, const char *text, const char *const *channels,
 		 size_t n, int64_t now, char *err, size_t errlen)
 {
 	struct incident_view v;
@@ -136,28 +141,62 @@ static int exec_update(struct store *s, int slot, const char *sql, int64_t id, c
 }
 
 /* Carries out an allowed action; writes what happened into note and the reply text. */
-static int act(struct store *s, const struct human_event *ev, int64_t id, const char *state,
-	       const char *who, int64_t now, char *note, size_t notelen, char *text, size_t textlen)
+/* Runs sql with ?1 = id, ?2 and ?3 = a and b (NULL-able). 0 or -1. */
+static int exec_sql(struct store *s, const char *sql, int64_t id, const char *a, const char *b)
 {
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (a)
+		store_bind_text(st, 2, a);
+	if (b)
+		store_bind_text(st, 3, b);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int act(struct store *s, const struct human_event *ev, const char *action, int64_t seconds,
+	       int64_t id, const char *state, const char *who, int64_t now, char *note,
+	       size_t notelen, char *text, size_t textlen)
+{
+	int64_t enow = esc_now_ms();
+
 	text[0] = '\0';
-	if (strcmp(ev->action, "ack") == 0) {
+	if (strcmp(action, "ack") == 0) {
+		int64_t open_ms = 0;
+		int esc;
 		if (strcmp(state, "resolved") == 0 || strcmp(state, "acknowledged") == 0) {
 			snprintf(note, notelen, "already %s", state);
 			return 0;
 		}
+		esc = escalation_acked(s, id, ev->user, esc_now_ms(), &open_ms);
+		if (esc < 0)
+			return -1;
 		snprintf(note, notelen, "acknowledged");
-		snprintf(text, textlen, "\xF0\x9F\x91\x8D Acknowledged by %s", who);
+		if (esc > 0)
+			snprintf(text, textlen,
+				 "\xF0\x9F\x91\x8D Acknowledged by %s after %lld min \xE2\x80\x94 "
+				 "nags stopped",
+				 who, (long long)(open_ms / 60000));
+		else
+			snprintf(text, textlen, "\xF0\x9F\x91\x8D Acknowledged by %s", who);
 		return exec_update(
 		    s, ST_ACK,
 		    "UPDATE incidents SET state = 'acknowledged', acknowledged_by = ?2,"
 		    " last_seen_at = max(last_seen_at, ?1) WHERE id = ?3",
 		    id, ev->user, now);
 	}
-	if (strcmp(ev->action, "resolve") == 0) {
+	if (strcmp(action, "resolve") == 0) {
 		if (strcmp(state, "resolved") == 0) {
 			snprintf(note, notelen, "already resolved");
 			return 0;
 		}
+		if (escalation_stop(s, id, "resolved", esc_now_ms()) < 0)
+			return -1;
 		snprintf(note, notelen, "resolved");
 		snprintf(text, textlen, "\xE2\x9C\x85 Resolved by %s", who);
 		return exec_update(s, ST_RESOLVE,
@@ -165,13 +204,83 @@ static int act(struct store *s, const struct human_event *ev, int64_t id, const 
 				   " resolved_by = ?2 WHERE id = ?3",
 				   id, ev->user, now);
 	}
-	if (strcmp(ev->action, "silence_1h") == 0) {
+	if (strcmp(action, "silence_1h") == 0 || strcmp(action, "silence") == 0) {
+		int64_t until = enow + (seconds > 0 ? seconds : 3600) * 1000;
+		char d[32];
+		sqlite3_stmt *st;
+		if (escalation_snooze(s, id, until, enow) < 0)
+			return -1;
+		command_format_duration(seconds > 0 ? seconds : 3600, d, sizeof(d));
 		snprintf(note, notelen, "silenced");
-		snprintf(text, textlen, "\xF0\x9F\x94\x95 Silenced for 1 h by %s", who);
-		return exec_update(s, ST_SILENCE,
-				   "UPDATE incidents SET silenced_until = ?1 + 3600000,"
-				   " acknowledged_by = coalesce(acknowledged_by, ?2) WHERE id = ?3",
-				   id, ev->user, now);
+		snprintf(text, textlen,
+			 "\xF0\x9F\x94\x95 Silenced for %s by %s: new alerts join quietly, no nags "
+			 "until it expires",
+			 d, who);
+		st = store_stmt(s, ST_SILENCE,
+				"UPDATE incidents SET silenced_until = ?1,"
+				" acknowledged_by = coalesce(acknowledged_by, ?2) WHERE id = ?3");
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, until);
+		store_bind_text(st, 2, ev->user);
+		sqlite3_bind_int64(st, 3, id);
+		return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	}
+	if (strcmp(action, "unsilence") == 0) {
+		if (escalation_unsnooze(s, id, enow) < 0)
+			return -1;
+		snprintf(note, notelen, "unsilenced");
+		snprintf(text, textlen, "\xF0\x9F\x94\x94 Unsilenced by %s", who);
+		return exec_sql(s, "UPDATE incidents SET silenced_until = NULL WHERE id = ?1", id,
+				NULL, NULL);
+	}
+	if (strcmp(action, "snooze") == 0) {
+		char d[32];
+		int rc = escalation_snooze(s, id, enow + seconds * 1000, enow);
+		if (rc < 0)
+			return -1;
+		command_format_duration(seconds, d, sizeof(d));
+		snprintf(note, notelen, rc ? "snoozed" : "nothing to snooze");
+		if (rc)
+			snprintf(text, textlen,
+				 "\xF0\x9F\x98\xB4 Nags snoozed for %s by %s (not acknowledged)", d,
+				 who);
+		else
+			snprintf(text, textlen, "Nothing to snooze: no nags are scheduled for #%lld",
+				 (long long)id);
+		return 0;
+	}
+	if (strcmp(action, "noise") == 0 || strcmp(action, "real") == 0) {
+		bool noise = strcmp(action, "noise") == 0;
+		char reason[128];
+		if (noise && escalation_stop(s, id, "stopped", enow) < 0)
+			return -1;
+		snprintf(reason, sizeof(reason), "marked %s by %s", action, ev->user);
+		snprintf(note, notelen, "verdict %s", action);
+		snprintf(text, textlen,
+			 "\xF0\x9F\x8F\xB7 Marked as %s by %s \xE2\x80\x94 remembered for the next "
+			 "alerts like this one%s",
+			 noise ? "noise" : "a real problem", who, noise ? "; nags stopped" : "");
+		return exec_sql(s, "UPDATE incidents SET verdict = ?2, verdict_reason = ?3 WHERE id = ?1",
+				id, action, reason);
+	}
+	if (strcmp(action, "status") == 0) {
+		char esc[200];
+		struct incident_view v;
+		escalation_status(s, id, enow, esc, sizeof(esc));
+		if (triage_load_view(s, id, &v) < 0)
+			return -1;
+		snprintf(note, notelen, "status");
+		snprintf(text, textlen, "\xF0\x9F\x93\x8B #%lld is %s \xC2\xB7 %lld alert%s \xC2\xB7 %s",
+			 (long long)id, v.state, (long long)v.alert_count,
+			 v.alert_count == 1 ? "" : "s", esc);
+		triage_view_release(s);
+		return 0;
+	}
+	if (strcmp(action, "help") == 0) {
+		snprintf(note, notelen, "help");
+		snprintf(text, textlen, "%s", command_help);
+		return 0;
 	}
 	snprintf(note, notelen, "unknown action");
 	return 0;
@@ -230,14 +339,18 @@ int human_record(struct store *s, const char *channel, const char *const *keys,
 	return 1;
 }
 
-int human_event_apply(struct store *s, const struct human_event *ev, const char *const *channels,
+int human_event_apply(struct store *s, const struct config *cfg, const struct human_event *ev,
+		      const char *const *channels,
 		      size_t n_channels, int64_t now_ms, char *note, size_t notelen, char *err,
 		      size_t errlen)
 {
-	char state[32] = "", text[256] = "";
+	char state[32] = "", text[512] = "";
 	const char *who = ev->user_label ? ev->user_label : ev->user;
 	int64_t id = ev->incident_id;
 	int result = HUMAN_STORED;
+	const char *action = ev->action;
+	struct command cmd = {0};
+	bool text_kind, only_me = false;
 	sqlite3_stmt *st;
 
 	note[0] = '\0';
@@ -259,22 +372,68 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 			 ev->claimed_incident ? ev->claimed_incident : "");
 		id = 0;
 	}
-	if (ev->action != NULL && id != 0) {
-		if (!ev->allowed) {
+	/*
+	 * Free text in an incident's thread: a command when the whole message is one
+	 * (README "Commands in the thread"), else a question for the follow-up
+	 * engine. Reactions :eyes: and :white_check_mark: acknowledge.
+	 */
+	text_kind = strcmp(ev->kind, "message") == 0 || strcmp(ev->kind, "mention") == 0;
+	if (action == NULL && id != 0 && text_kind) {
+		command_parse(ev->text, cfg ? cfg->ack_words : NULL, &cmd);
+		action = command_name(cmd.kind);
+	}
+	if (action == NULL && id != 0 && strcmp(ev->kind, "reaction") == 0 &&
+	    escalation_ack_reaction(ev->text))
+		action = "ack";
+	if (action != NULL && id != 0) {
+		bool harmless = strcmp(action, "status") == 0 || strcmp(action, "help") == 0;
+		if (!ev->allowed && !harmless) {
 			result = HUMAN_REFUSED;
 			snprintf(note, notelen, "not allowed");
 			snprintf(text, sizeof(text),
 				 "\xE2\x9B\x94 Sorry %s, you are not allowed to %s incidents from "
 				 "chat. Ask an admin to add you to allowed_users.",
 				 who,
-				 strcmp(ev->action, "silence_1h") == 0 ? "silence" : ev->action);
-		} else if (act(s, ev, id, state, who, now_ms, note, notelen, text, sizeof(text)) <
-			   0) {
+				 strncmp(action, "silence", 7) == 0 ? "silence"
+				 : strcmp(action, "noise") == 0 || strcmp(action, "real") == 0
+				     ? "judge"
+				     : action);
+		} else if (act(s, ev, action, cmd.seconds, id, state, who, now_ms, note, notelen,
+			       text, sizeof(text)) < 0) {
 			return snprintf(err, errlen, "action: %s", sqlite3_errmsg(store_db(s))), -1;
 		}
-	} else if (ev->action != NULL && note[0] == '\0') {
+		only_me = harmless;
+	} else if (action != NULL && note[0] == '\0') {
 		snprintf(note, notelen, "no incident");
+	} else if (id != 0 && text_kind && cmd.kind == CMD_BAD) {
+		snprintf(note, notelen, "bad command");
+		snprintf(text, sizeof(text), "\xE2\x9A\xA0\xEF\xB8\x8F %s: %s", who, cmd.error);
+		only_me = true;
+	} else if (id != 0 && text_kind) {
+		/* A question: answered in the thread by the worker pool (bot/followup.h). */
+		char why[200];
+		const char *q = ev->text ? ev->text : "";
+		while (*q == ' ' || (q[0] == '<' && q[1] == '@' && strchr(q, '>')))
+			q = *q == ' ' ? q + 1 : strchr(q, '>') + 1;
+		if (followup_check(ev->user, q, why, sizeof(why)) < 0) {
+			snprintf(note, notelen, "question refused");
+			snprintf(text, sizeof(text), "\xE2\x9A\xA0\xEF\xB8\x8F %s: %s", who, why);
+			only_me = true;
+		} else {
+			int64_t fid = followup_request(s, id, ev->user, q, now_ms, err, errlen);
+			if (fid < 0)
+				return -1;
+			snprintf(note, notelen, "question %lld", (long long)fid);
+		}
 	}
+	/* A reply that is not an ack (nor a schedule command) postpones the next nag. */
+	if (id != 0 && text_kind &&
+	    !(action != NULL && result != HUMAN_REFUSED &&
+	      (strcmp(action, "ack") == 0 || strcmp(action, "resolve") == 0 ||
+	       strcmp(action, "snooze") == 0 || strncmp(action, "silence", 7) == 0 ||
+	       strcmp(action, "unsilence") == 0)) &&
+	    escalation_touched(s, id, esc_now_ms()) < 0)
+		return snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(s))), -1;
 	st = store_stmt(s, ST_INSERT,
 			"INSERT INTO human_events (incident_id, channel, user, kind, action, text,"
 			" ref, allowed, result, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
@@ -285,7 +444,7 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 	store_bind_text(st, 2, ev->channel);
 	store_bind_text(st, 3, ev->user ? ev->user : "");
 	store_bind_text(st, 4, ev->kind);
-	store_bind_text(st, 5, ev->action);
+	store_bind_text(st, 5, id != 0 ? action : ev->action);
 	store_bind_text(st, 6, ev->text ? ev->text : "");
 	store_bind_text(st, 7, ev->ref ? ev->ref : "");
 	sqlite3_bind_int(st, 8, ev->allowed);
@@ -296,8 +455,9 @@ int human_event_apply(struct store *s, const struct human_event *ev, const char 
 	if (text[0] != '\0') {
 		/* A refusal is for the one who clicked; an action's outcome is for everyone. */
 		const char *only[1] = {ev->channel};
-		if (reply(s, id, text, result == HUMAN_REFUSED ? only : channels,
-			  result == HUMAN_REFUSED ? 1 : n_channels, now_ms, err, errlen) < 0)
+		bool mine = result == HUMAN_REFUSED || only_me;
+		if (human_reply(s, id, text, mine ? only : channels, mine ? 1 : n_channels, now_ms,
+				err, errlen) < 0)
 			return -1;
 	}
 	return result;

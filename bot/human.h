@@ -61,15 +61,24 @@ enum human_result {
 };
 
 /*
- * Records ev and marks its inbox row processed (writer thread, inside a
+ * Records ev and marks its inbox row processed (cfg: ack_words; may be NULL) (writer thread, inside a
  * transaction). Replies the action causes go to the outbox for
  * channels[0..n) (a refusal only to ev->channel). Returns the result, or -1
  * with err; detail ("acknowledged", "unknown incident 42", …) goes into note.
  */
-int human_event_apply(struct store *s, const struct human_event *ev, const char *const *channels,
+struct config;
+int human_event_apply(struct store *s, const struct config *cfg, const struct human_event *ev,
+		      const char *const *channels,
 		      size_t n_channels, int64_t now_ms, char *note, size_t notelen, char *err,
 		      size_t errlen);
 
 const char *human_result_name(int r);
+
+/*
+ * Queues a short thread reply (kind "human": mentions in text stay
+ * mentions) about incident id for channels[0..n). 0, or -1 with err.
+ */
+int human_reply(struct store *s, int64_t id, const char *text, const char *const *channels,
+		size_t n, int64_t now_ms, char *err, size_t errlen);
 
 #endif

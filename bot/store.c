@@ -214,6 +214,32 @@ static const char *const migrations[] = {
 	"ALTER TABLE incidents ADD COLUMN acknowledged_by TEXT;"
 	"ALTER TABLE incidents ADD COLUMN silenced_until INTEGER;"
 	"CREATE INDEX outbox_by_incident ON outbox(incident_id, channel, id);",
+	/* 5: escalations — who is being nagged about an incident, and when next. */
+	"CREATE TABLE escalations ("
+	"  incident_id INTEGER PRIMARY KEY REFERENCES incidents(id),"
+	"  environment TEXT NOT NULL,"
+	"  targets TEXT NOT NULL DEFAULT ''," /* space-separated user ids mentioned */
+	"  level INTEGER NOT NULL DEFAULT 0," /* widening steps taken */
+	"  nags INTEGER NOT NULL DEFAULT 0,"
+	"  interval_ms INTEGER NOT NULL," /* 0 = no nags */
+	"  max_nags INTEGER NOT NULL DEFAULT 0," /* 0 = no cap */
+	"  widen_after INTEGER NOT NULL DEFAULT 0," /* nags before <!here>; 0 = never */
+	"  ack_timeout_ms INTEGER NOT NULL DEFAULT 0," /* acked and untouched: again; 0 = off */
+	"  quiet_from INTEGER NOT NULL DEFAULT -1," /* quiet hours (minutes of the day); -1 none */
+	"  quiet_to INTEGER NOT NULL DEFAULT -1,"
+	"  quiet_tz INTEGER NOT NULL DEFAULT 0," /* minutes east of UTC */
+	"  next_nag_at INTEGER," /* NULL = nothing scheduled; when acked: the ack timeout */
+	"  started_at INTEGER NOT NULL,"
+	"  last_nag_at INTEGER,"
+	"  last_alert_count INTEGER NOT NULL DEFAULT 0," /* at the last message, for 'what changed' */
+	"  last_firing INTEGER NOT NULL DEFAULT 0,"
+	"  acked_by TEXT,"
+	"  acked_at INTEGER,"
+	"  snoozed_until INTEGER,"
+	"  state TEXT NOT NULL," /* active, acked, resolved, stopped */
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX escalations_due ON escalations(state, next_nag_at);",
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,

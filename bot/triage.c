@@ -7,7 +7,10 @@
 #include "triage.h"
 
 #include "config.h"
+#include "esc_clock.h"
+#include "escalation.h"
 #include "fingerprint.h"
+#include "human.h"
 #include "log.h"
 #include "outbox.h"
 #include "render.h"
@@ -120,6 +123,7 @@ struct latest {
 	char state[16];
 	int64_t resolved_at;
 	int sev_rank;
+	int64_t silenced_until; /* escalation clock (esc_now_ms); 0 none */
 };
 
 /* The newest incident of a fingerprint; returns 1 when found, 0 when none, -1 on error. */
@@ -127,7 +131,8 @@ static int latest_incident(struct triage_ctx *ctx, const char *fingerprint, stru
 			   char *err, size_t errlen)
 {
 	sqlite3_stmt *st = store_stmt(ctx->store, ST_LATEST_INCIDENT,
-				      "SELECT id, state, coalesce(resolved_at, 0), severity"
+				      "SELECT id, state, coalesce(resolved_at, 0), severity,"
+				      " coalesce(silenced_until, 0)"
 				      " FROM incidents WHERE fingerprint = ? ORDER BY id DESC LIMIT 1");
 	int rc;
 	if (st == NULL)
@@ -143,6 +148,7 @@ static int latest_incident(struct triage_ctx *ctx, const char *fingerprint, stru
 	out->id = sqlite3_column_int64(st, 0);
 	strlcpy0(out->state, store_col_text(st, 1), sizeof(out->state));
 	out->resolved_at = sqlite3_column_int64(st, 2);
+	out->silenced_until = sqlite3_column_int64(st, 4);
 	{
 		enum severity sev = SEV_WARNING;
 		(void)severity_parse(store_col_text(st, 3), &sev);
@@ -429,7 +435,8 @@ static int triage_firing(struct triage_ctx *ctx, struct alert *a, int found,
 {
 	const struct noise_rule *noise;
 
-	if (found && strcmp(inc->state, "resolved") != 0) {
+	/* Silenced ("silence 2h" in its thread): new alerts join it quietly until it expires. */
+	if (found && (strcmp(inc->state, "resolved") != 0 || inc->silenced_until > esc_now_ms())) {
 		out->action = TRIAGE_JOINED;
 		out->incident_id = inc->id;
 		if (ctx->dry_run)
@@ -473,6 +480,7 @@ static int triage_resolved(struct triage_ctx *ctx, struct alert *a, int found,
 {
 	int64_t still_firing = 0;
 	bool was_noise;
+	int nagging;
 
 	if (!found || strcmp(inc->state, "resolved") == 0) {
 		out->action = TRIAGE_IGNORED;
@@ -495,7 +503,19 @@ static int triage_resolved(struct triage_ctx *ctx, struct alert *a, int found,
 	if (resolve_incident(ctx, inc->id, err, errlen) < 0)
 		return -1;
 	/* A dismissed incident stays quiet: its one line already said it all. */
-	return was_noise ? 0 : post_note(ctx, inc->id, MSG_RESOLVED, a, ctx->resolve_note, err, errlen);
+	if (was_noise)
+		return 0;
+	if (post_note(ctx, inc->id, MSG_RESOLVED, a, ctx->resolve_note, err, errlen) < 0)
+		return -1;
+	nagging = escalation_stop(ctx->store, inc->id, "resolved", esc_now_ms());
+	if (nagging < 0)
+		return snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(ctx->store))),
+		       -1;
+	if (nagging > 0 && ctx->n_channels > 0)
+		return human_reply(ctx->store, inc->id,
+				   "\xE2\x9C\x85 Resolved at source \xE2\x80\x94 stopping nags",
+				   ctx->channels, ctx->n_channels, ctx->now_ms, err, errlen);
+	return 0;
 }
 
 /*

@@ -28,6 +28,12 @@ static size_t user_mention(const char *s)
 /* slack_escape, but user mentions stay mentions (only in text the bot itself wrote). */
 static void escape_keep_mentions(struct buf *b, const char *s)
 {
+	/* A widened nag starts with a channel mention; only there is one kept. */
+	if (s && (strncmp(s, "<!here>", 7) == 0 || strncmp(s, "<!channel>", 10) == 0)) {
+		size_t n = s[2] == 'h' ? 7 : 10;
+		buf_append(b, s, n);
+		s += n;
+	}
 	while (s && *s) {
 		size_t n = user_mention(s);
 		if (n > 0) {
@@ -204,6 +210,12 @@ cJSON *slack_blocks_object(const cJSON *m, const char *header_state)
 		add_section(blocks, &b);
 		if (state_badge(state) != NULL && header_state != NULL)
 			add_context(blocks, state_badge(state));
+	}
+	/* An escalated report names its targets: the core wrote them, they stay mentions. */
+	if (*str(m, "mentions")) {
+		buf_puts(&b, "\xF0\x9F\x94\x94 ");
+		escape_keep_mentions(&b, str(m, "mentions"));
+		add_section(blocks, &b);
 	}
 	/* Replies the core wrote about people ("Acknowledged by <@U…>") keep the mention. */
 	if (strcmp(str(m, "kind"), "human") == 0)

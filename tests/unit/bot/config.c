@@ -221,7 +221,7 @@ static void test_unknown_keys(void)
 		   "listne: 0.0.0.0:80\n");
 	CHECK_ERR(7, "unknown key \"listne\" in top level (allowed: listen, log_level, storage, "
 		     "webhook, environments, noise, fingerprint, triage, channels, investigations, "
-		     "playbooks, kubernetes, watchdog, heartbeat)");
+		     "playbooks, kubernetes, watchdog, heartbeat, testing, ack_words)");
 	CHECK_INT(err_lines(), 1);
 
 	LOAD_FAILS("webhook:\n  max_body_bytes: 4096\n  tokn_env: X\n");
@@ -229,7 +229,8 @@ static void test_unknown_keys(void)
 		     "max_body_bytes)");
 
 	LOAD_FAILS("environments:\n  - name: a\n    matches: {x: y}\n");
-	CHECK_ERR(3, "unknown key \"matches\" in environments[0] (allowed: name, match)");
+	CHECK_ERR(3, "unknown key \"matches\" in environments[0] (allowed: name, match, nag_interval, "
+		     "max_nags, targets, widen_after, ack_timeout, quiet_hours)");
 
 	LOAD_FAILS("channels:\n  console: {}\n  teams:\n    enabled: true\n");
 	CHECK_ERR(3, "unknown key \"teams\" in channels (allowed: console, slack)");

@@ -1,0 +1,101 @@
+/*
+ * This file contains escalations (README "Escalation"): when decide.c
+ * escalates an incident, the report mentions the targets and an escalations
+ * row schedules nags — threaded replies ("Still unacknowledged — nag #4,
+ * open 40 min") that say what changed since the last one — every
+ * nag_interval of the incident's environment until a human acknowledges
+ * (button, a reply matching the ack words, an :eyes: or :white_check_mark:
+ * reaction, /nightshift ack) or resolves it, or the source resolves it.
+ *
+ * Time: every escalation time comes from esc_now_ms() (esc_clock.h).
+ * Restart: the rows are the schedule; an overdue nag fires once at the next
+ * start and the schedule goes on from then (no burst).
+ *
+ * Threads: everything taking a store runs on the store writer, inside its
+ * transaction; escalation_hint*() and the text checks are thread-safe.
+ */
+#ifndef NIGHTSHIFT_ESCALATION_H
+#define NIGHTSHIFT_ESCALATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct store;
+
+/* "<@U1> <@U2>": the targets of an escalation in environment (config_targets). */
+void escalation_mentions(const struct config *cfg, const char *environment, char *out,
+			 size_t outlen);
+
+/*
+ * Records (or restarts) the escalation of incident id in environment: the
+ * first nag one interval from now, or none when the interval is 0.
+ */
+int escalation_start(struct store *s, const struct config *cfg, int64_t id, const char *environment,
+		     int64_t now, char *err, size_t errlen);
+
+/*
+ * A human acknowledged id: an active escalation stops. Returns 1 (it was
+ * active; *open_ms = how long it was open), 0 (none active) or -1.
+ */
+int escalation_acked(struct store *s, int64_t id, const char *user, int64_t now, int64_t *open_ms);
+
+/* Stops an active escalation with state ("resolved", "stopped"). 1 when one was active, 0, -1. */
+int escalation_stop(struct store *s, int64_t id, const char *state, int64_t now);
+
+/*
+ * Pauses the nags of an active escalation until until (snooze, silence): the
+ * next nag is not before it. 1 when one was active, 0, -1.
+ */
+int escalation_snooze(struct store *s, int64_t id, int64_t until, int64_t now);
+/* Ends a snooze or silence: the next nag one interval from now. 1, 0, -1. */
+int escalation_unsnooze(struct store *s, int64_t id, int64_t now);
+
+/*
+ * A human wrote in id's thread (not an ack): an active escalation's next nag
+ * moves to at least one interval from now; an acknowledged one's ack timeout
+ * starts again. 1 when a schedule moved, 0, -1.
+ */
+int escalation_touched(struct store *s, int64_t id, int64_t now);
+
+/* One line about id's escalation for "status" (nags, next, acked, snoozed). */
+void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size_t outlen);
+
+/*
+ * Sends the nags that are due at now (each at most once, whatever the
+ * delay) and stops the escalations whose incident was resolved or
+ * acknowledged meanwhile. Replies go to the outbox for channels[0..n).
+ * Returns how many rows it handled, or -1 with err.
+ */
+int escalation_run_due(struct store *s, const struct config *cfg, const char *const *channels,
+		       size_t n_channels, int64_t now, char *err, size_t errlen);
+
+/*
+ * When now falls in the quiet hours from-to (minutes of the day, to
+ * exclusive, may wrap midnight) of time zone UTC+tz minutes: the end of
+ * them (ms); else 0.
+ */
+int64_t escalation_quiet_until(int64_t now, int from, int to, int tz);
+
+/* The earliest next nag of an active escalation, or INT64_MAX. */
+int64_t escalation_next_due(struct store *s);
+
+/* A schedule changed: the loop looks again no later than due. Any thread. */
+void escalation_hint(int64_t due);
+/* The earliest hinted due time since the last call (INT64_MAX none), cleared. */
+int64_t escalation_hint_take(void);
+
+/*
+ * True when a whole message is an acknowledgement: one of "ack", "acked",
+ * "on it", "looking" (case-insensitive, surrounding spaces and a final
+ * "." or "!" allowed). "ack" inside a longer sentence is not one.
+ */
+bool escalation_ack_text(const char *text);
+/* The same with the configured ack_words (a whole-message regex); NULL: the defaults. */
+struct regex;
+bool escalation_ack_text_re(const struct regex *ack_words, const char *text);
+/* True for the reactions that acknowledge: eyes, white_check_mark. */
+bool escalation_ack_reaction(const char *name);
+
+#endif

@@ -1,0 +1,482 @@
+/*
+ * This file contains the unit tests of escalation.h: which messages and
+ * reactions acknowledge (hostile text included), the nag schedule over a
+ * store at chosen times (an overdue nag fires once, the cap, what changed),
+ * acks and resolves stopping it, the per-environment config and its
+ * defaults, and the test clock.
+ */
+#include "harness.h"
+
+#include "command.h"
+#include "config.h"
+#include "esc_clock.h"
+#include "escalation.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/ns-esc-XXXXXX";
+static const char *const channels[] = {"console"};
+
+static struct config *load_cfg(const char *yaml, char *err, size_t errlen)
+{
+	char path[256];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/cfg.yaml", tmpdir);
+	f = fopen(path, "w");
+	fputs(yaml, f);
+	fclose(f);
+	return config_load(path, err, errlen);
+}
+
+static long long scalar(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The text of the last outbox row (the message JSON). */
+static void last_body(struct store *s, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(store_db(s), "SELECT body FROM outbox ORDER BY id DESC LIMIT 1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		strlcpy0(out, (const char *)sqlite3_column_text(st, 0), outlen);
+	sqlite3_finalize(st);
+}
+
+static void test_ack_words(void)
+{
+	char *big = xcalloc(1, 100 * 1024 + 1);
+
+	CHECK(escalation_ack_text("ack"));
+	CHECK(escalation_ack_text("ACK"));
+	CHECK(escalation_ack_text("  Acked.  "));
+	CHECK(escalation_ack_text("on it!"));
+	CHECK(escalation_ack_text("On It"));
+	CHECK(escalation_ack_text("looking\n"));
+	/* "ack" inside a longer sentence is not an ack. */
+	CHECK(!escalation_ack_text("I will ack this after lunch"));
+	CHECK(!escalation_ack_text("ack?"));
+	CHECK(!escalation_ack_text("don't ack"));
+	CHECK(!escalation_ack_text("looking at it"));
+	CHECK(!escalation_ack_text("hacked"));
+	CHECK(!escalation_ack_text("ack ack"));
+	CHECK(!escalation_ack_text(""));
+	CHECK(!escalation_ack_text(NULL));
+	CHECK(!escalation_ack_text("on  it"));
+	/* Control characters and invalid UTF-8 are not acks (and nothing breaks). */
+	CHECK(!escalation_ack_text("ack\x01"));
+	CHECK(!escalation_ack_text("\x1b[31mack"));
+	CHECK(!escalation_ack_text("a\xffk"));
+	CHECK(!escalation_ack_text("ack\xc3"));
+	CHECK(!escalation_ack_text("\xc3\xa1\x63k"));
+	/* 100 KB: of spaces around "ack" it still is one; of letters it is not. */
+	memset(big, ' ', 100 * 1024);
+	memcpy(big + 50 * 1024, "ack", 3);
+	CHECK(escalation_ack_text(big));
+	memset(big, 'a', 100 * 1024);
+	CHECK(!escalation_ack_text(big));
+	free(big);
+	CHECK(escalation_ack_reaction("eyes"));
+	CHECK(escalation_ack_reaction("white_check_mark"));
+	CHECK(!escalation_ack_reaction("thumbsup"));
+	CHECK(!escalation_ack_reaction("eyes_"));
+	CHECK(!escalation_ack_reaction(NULL));
+}
+
+static enum command_kind kind_of(const char *text)
+{
+	struct command c;
+	command_parse(text, NULL, &c);
+	return c.kind;
+}
+
+static void test_commands(void)
+{
+	struct command c;
+	char *big = xcalloc(1, 100 * 1024 + 1);
+
+	CHECK_INT(kind_of("ack"), CMD_ACK);
+	CHECK_INT(kind_of("<@UBOT> on it"), CMD_ACK);
+	CHECK_INT(kind_of("resolve"), CMD_RESOLVE);
+	CHECK_INT(kind_of("Resolve."), CMD_RESOLVE);
+	CHECK_INT(kind_of("unsilence"), CMD_UNSILENCE);
+	CHECK_INT(kind_of("noise"), CMD_NOISE);
+	CHECK_INT(kind_of("real"), CMD_REAL);
+	CHECK_INT(kind_of("  status\n"), CMD_STATUS);
+	CHECK_INT(kind_of("<@UBOT> help"), CMD_HELP);
+	command_parse("silence 2h", NULL, &c);
+	CHECK_INT(c.kind, CMD_SILENCE);
+	CHECK_INT(c.seconds, 7200);
+	command_parse("silence", NULL, &c);
+	CHECK_INT(c.seconds, 3600);
+	command_parse("snooze 30m", NULL, &c);
+	CHECK_INT(c.kind, CMD_SNOOZE);
+	CHECK_INT(c.seconds, 1800);
+	command_parse("silence forever", NULL, &c);
+	CHECK_INT(c.kind, CMD_BAD);
+	CHECK_STR(c.error, "silence needs a duration like 2h (at most 7d)");
+	command_parse("silence 8d", NULL, &c);
+	CHECK_INT(c.kind, CMD_BAD);
+	command_parse("snooze 2d", NULL, &c);
+	CHECK_INT(c.kind, CMD_BAD);
+	command_parse("snooze -5m", NULL, &c);
+	CHECK_INT(c.kind, CMD_BAD);
+	/* Sentences are questions, never commands. */
+	CHECK_INT(kind_of("please resolve this"), CMD_NONE);
+	CHECK_INT(kind_of("resolve this please"), CMD_NONE);
+	CHECK_INT(kind_of("I will ack this after lunch"), CMD_NONE);
+	CHECK_INT(kind_of("silence the pager for 2h"), CMD_NONE);
+	CHECK_INT(kind_of("what changed?"), CMD_NONE);
+	CHECK_INT(kind_of("is this noise?"), CMD_NONE);
+	CHECK_INT(kind_of(""), CMD_NONE);
+	CHECK_INT(kind_of(NULL), CMD_NONE);
+	/* Hostile text. */
+	CHECK_INT(kind_of("resolve\x01"), CMD_NONE);
+	CHECK_INT(kind_of("\x1b[2Jresolve"), CMD_NONE);
+	CHECK_INT(kind_of("res\xffolve"), CMD_NONE);
+	CHECK_INT(kind_of("silence 2h\xc3"), CMD_BAD);
+	CHECK_INT(kind_of("<@"), CMD_NONE);
+	CHECK_INT(kind_of("<@UBOT"), CMD_NONE);
+	memset(big, ' ', 100 * 1024);
+	memcpy(big + 50 * 1024, "resolve", 7);
+	CHECK_INT(kind_of(big), CMD_NONE); /* over 256 bytes: never a command */
+	memset(big, 'x', 100 * 1024);
+	CHECK_INT(kind_of(big), CMD_NONE);
+	free(big);
+	{
+		char err[2048] = "";
+		struct config *cfg = load_cfg(
+		    "ack_words: [\"on it\", \"mine\", \"taking (it|this)\"]\n", err, sizeof(err));
+		CHECK(cfg != NULL && cfg->ack_words != NULL);
+		if (cfg) {
+			command_parse("Taking this!", cfg->ack_words, &c);
+			CHECK_INT(c.kind, CMD_ACK);
+			command_parse("  MINE ", cfg->ack_words, &c);
+			CHECK_INT(c.kind, CMD_ACK);
+			command_parse("ack", cfg->ack_words,
+				      &c); /* the list replaces the defaults */
+			CHECK_INT(c.kind, CMD_NONE);
+			command_parse("it is mine now", cfg->ack_words, &c);
+			CHECK_INT(c.kind, CMD_NONE);
+			command_parse("mine\xff", cfg->ack_words, &c);
+			CHECK_INT(c.kind, CMD_NONE);
+		}
+		config_unref(cfg);
+		cfg = load_cfg("ack_words: [\"(unclosed\"]\n", err, sizeof(err));
+		CHECK(cfg == NULL);
+		CHECK_CONTAINS(err, "cfg.yaml:1: ack_words: bad pattern \"(unclosed\"");
+		config_unref(cfg);
+	}
+	CHECK_STR(command_name(CMD_SILENCE), "silence");
+	CHECK(command_name(CMD_NONE) == NULL);
+	CHECK(command_name(CMD_BAD) == NULL);
+	{
+		char d[32];
+		command_format_duration(5400, d, sizeof(d));
+		CHECK_STR(d, "1h30m");
+		command_format_duration(7 * 86400, d, sizeof(d));
+		CHECK_STR(d, "7d");
+	}
+}
+
+static void test_config(void)
+{
+	char err[2048] = "";
+	struct config *c = load_cfg("environments:\n"
+				    "  - name: production\n    match: {namespace: \"^prod\"}\n"
+				    "  - name: staging\n    match: {namespace: \"^stg\"}\n"
+				    "    nag_interval: 30m\n    max_nags: 3\n"
+				    "  - name: dev\n    nag_interval: none\n",
+				    err, sizeof(err));
+	CHECK(c != NULL);
+	if (c == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return;
+	}
+	CHECK_INT(config_nag_interval_s(c, "production"), 600);
+	CHECK_INT(config_max_nags(c, "production"), 0);
+	CHECK_INT(config_nag_interval_s(c, "staging"), 1800);
+	CHECK_INT(config_max_nags(c, "staging"), 3);
+	CHECK_INT(config_nag_interval_s(c, "dev"), 0);
+	CHECK_INT(config_nag_interval_s(c, "elsewhere"), 0);
+	config_unref(c);
+
+	setenv("NS_ESC_APP", "xapp-1-test", 1);
+	setenv("NS_ESC_BOT", "xoxb-test", 1);
+	c = load_cfg("environments:\n"
+		     "  - name: production\n    match: {namespace: \"^prod\"}\n"
+		     "    targets: [U9ONCALL, W2LEAD]\n"
+		     "  - name: dev\n"
+		     "channels:\n  slack:\n    channel: C1\n    app_token_env: NS_ESC_APP\n    "
+		     "bot_token_env: NS_ESC_BOT\n"
+		     "    escalation_users: [U1ADMIN]\n",
+		     err, sizeof(err));
+	CHECK(c != NULL);
+	if (c == NULL) {
+		fprintf(stderr, "%s\n", err);
+	} else {
+		char m[128];
+		escalation_mentions(c, "production", m, sizeof(m));
+		CHECK_STR(m, "<@U9ONCALL> <@W2LEAD>");
+		escalation_mentions(c, "dev", m, sizeof(m));
+		CHECK_STR(m, "<@U1ADMIN>");
+	}
+	config_unref(c);
+	c = load_cfg("environments:\n  - name: dev\n    targets: [alice]\n", err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err,
+		       "cfg.yaml:3: environments[0].targets: \"alice\" is not a Slack user id");
+	config_unref(c);
+
+	c = load_cfg("environments:\n  - name: dev\n    nag_interval: soon\n    max_nags: 0\n", err,
+		     sizeof(err));
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err, "cfg.yaml:3: environments[0].nag_interval: bad duration");
+	CHECK_CONTAINS(err, "cfg.yaml:4: environments[0].max_nags");
+	config_unref(c);
+
+	unsetenv("NIGHTSHIFT_ALLOW_TEST_CLOCK");
+	c = load_cfg("testing:\n  clock_file: /tmp/x\n", err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err, "cfg.yaml:2: testing.clock_file: a test-only setting");
+	config_unref(c);
+	setenv("NIGHTSHIFT_ALLOW_TEST_CLOCK", "1", 1);
+	c = load_cfg("testing:\n  clock_file: /tmp/x\n", err, sizeof(err));
+	CHECK(c != NULL);
+	if (c)
+		CHECK_STR(c->test_clock_file, "/tmp/x");
+	config_unref(c);
+	unsetenv("NIGHTSHIFT_ALLOW_TEST_CLOCK");
+}
+
+static void test_clock(void)
+{
+	char path[300];
+	FILE *f;
+	int64_t a, b;
+
+	snprintf(path, sizeof(path), "%s/clock", tmpdir);
+	esc_clock_set_file(path);
+	a = esc_now_ms(); /* no file yet: the wall clock */
+	CHECK(llabs((long long)(a - now_ms())) < 1000);
+	f = fopen(path, "w");
+	fputs("3600000\n", f);
+	fclose(f);
+	b = esc_now_ms();
+	CHECK(b - now_ms() > 3590000 && b - now_ms() < 3610000);
+	f = fopen(path, "w");
+	fputs("garbage", f);
+	fclose(f);
+	CHECK(llabs((long long)(esc_now_ms() - now_ms())) < 1000);
+	esc_clock_set_file(NULL);
+	CHECK(llabs((long long)(esc_now_ms() - now_ms())) < 1000);
+}
+
+/* An incident escalated at t0 in environment env. */
+static int64_t escalated_incident(struct store *s, const struct config *c, const char *env,
+				  int64_t t0)
+{
+	char sql[512], err[256] = "";
+	snprintf(
+	    sql, sizeof(sql),
+	    "INSERT INTO incidents (fingerprint, alertname, source, environment, severity, state,"
+	    " opened_at, last_seen_at, alert_count) VALUES ('fp', 'Boom', 'alertmanager', '%s', "
+	    "'critical',"
+	    " 'escalated', %lld, %lld, 1)",
+	    env, (long long)t0, (long long)t0);
+	CHECK_INT(store_exec(s, sql), 0);
+	int64_t id = sqlite3_last_insert_rowid(store_db(s));
+	CHECK_INT(escalation_start(s, c, id, env, t0, err, sizeof(err)), 0);
+	return id;
+}
+
+static int run_due(struct store *s, const struct config *c, int64_t now)
+{
+	char err[256] = "";
+	int n = escalation_run_due(s, c, channels, 1, now, err, sizeof(err));
+	if (n < 0)
+		fprintf(stderr, "run_due: %s\n", err);
+	return n;
+}
+
+static void test_schedule(void)
+{
+	char err[2048] = "", body[4096];
+	struct config *c = load_cfg("environments:\n"
+				    "  - name: production\n    match: {namespace: \"^prod\"}\n"
+				    "  - name: staging\n    match: {namespace: \"^stg\"}\n"
+				    "    max_nags: 2\n    nag_interval: 5m\n"
+				    "  - name: dev\n"
+				    "channels:\n  console: {}\n",
+				    err, sizeof(err));
+	struct store *s = store_open(":memory:", false, err, sizeof(err));
+	const int64_t t0 = 1000000000000LL, MIN = 60000;
+	int64_t prod, stg, dev, open_ms = 0;
+
+	CHECK(c != NULL && s != NULL);
+	if (c == NULL || s == NULL)
+		return;
+	CHECK_INT(store_schema_version(s), 5);
+	prod = escalated_incident(s, c, "production", t0);
+	stg = escalated_incident(s, c, "staging", t0);
+	dev = escalated_incident(s, c, "dev", t0);
+	CHECK_INT(escalation_next_due(s), t0 + 5 * MIN);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM escalations WHERE next_nag_at IS NULL"), 1);
+	(void)dev;
+	CHECK_INT(run_due(s, c, t0 + 4 * MIN), 0);
+	CHECK_INT(run_due(s, c, t0 + 5 * MIN), 1); /* staging */
+	last_body(s, body, sizeof(body));
+	CHECK_CONTAINS(body, "Still unacknowledged \xE2\x80\x94 nag #1, open 5 min.");
+	CHECK_INT(run_due(s, c, t0 + 10 * MIN), 2); /* production, staging (its last) */
+	last_body(s, body, sizeof(body));
+	CHECK_CONTAINS(body, "nag #2, open 10 min");
+	CHECK_CONTAINS(body, "Last nag (max_nags reached).");
+	CHECK_INT(scalar(s, "SELECT count(*) FROM escalations WHERE next_nag_at IS NOT NULL"), 1);
+	/* Overdue by hours (a restart): one nag, then one interval from now. */
+	CHECK_INT(run_due(s, c, t0 + 200 * MIN), 1);
+	CHECK_INT(run_due(s, c, t0 + 200 * MIN), 0);
+	{
+		char q[128];
+		snprintf(q, sizeof(q), "SELECT nags FROM escalations WHERE incident_id = %lld",
+			 (long long)prod);
+		CHECK_INT(scalar(s, q), 2);
+	}
+	CHECK_INT(escalation_next_due(s), t0 + 210 * MIN);
+	/* An ack stops it; a second one finds nothing active. */
+	CHECK_INT(escalation_acked(s, prod, "U1", t0 + 205 * MIN, &open_ms), 1);
+	CHECK_INT(open_ms, 205 * MIN);
+	CHECK_INT(escalation_acked(s, prod, "U1", t0 + 206 * MIN, &open_ms), 0);
+	CHECK_INT(run_due(s, c, t0 + 300 * MIN), 0);
+	CHECK_INT(escalation_next_due(s), INT64_MAX);
+	CHECK_INT(escalation_stop(s, stg, "resolved", t0), 1);
+	CHECK_INT(escalation_stop(s, stg, "resolved", t0), 0);
+	store_close(s);
+	config_unref(c);
+}
+
+/* The incident resolved meanwhile: the due run stops it (and says so only for the source). */
+static void test_resolved_meanwhile(void)
+{
+	char err[2048] = "", body[4096];
+	struct config *c = load_cfg("environments:\n  - name: production\n", err, sizeof(err));
+	struct store *s = store_open(":memory:", false, err, sizeof(err));
+	const int64_t t0 = 1000000000000LL;
+	int64_t id;
+
+	CHECK(c != NULL && s != NULL);
+	if (c == NULL || s == NULL)
+		return;
+	id = escalated_incident(s, c, "production", t0);
+	CHECK_INT(store_exec(s, "UPDATE incidents SET state = 'resolved', resolved_by = 'source'"),
+		  0);
+	CHECK_INT(run_due(s, c, t0 + 600000), 1);
+	last_body(s, body, sizeof(body));
+	CHECK_CONTAINS(body, "Resolved at source \xE2\x80\x94 stopping nags");
+	{
+		char q[128];
+		snprintf(q, sizeof(q),
+			 "SELECT state = 'resolved' FROM escalations WHERE incident_id = %lld",
+			 (long long)id);
+		CHECK_INT(scalar(s, q), 1);
+	}
+	store_close(s);
+	config_unref(c);
+}
+
+static void test_quiet_hours(void)
+{
+	char err[2048] = "", body[4096];
+	int from, to, tz;
+	struct config *c;
+	struct store *s;
+	/* 2001-09-09 01:46:40 UTC */
+	const int64_t t0 = 1000000000000LL, MIN = 60000;
+	const int64_t midnight = t0 / 86400000 * 86400000;
+	int64_t warn, crit;
+
+	CHECK_INT(config_parse_quiet_hours("22:00-07:00", &from, &to, &tz), 0);
+	CHECK_INT(from, 22 * 60);
+	CHECK_INT(to, 7 * 60);
+	CHECK_INT(tz, 0);
+	CHECK_INT(config_parse_quiet_hours("22:00-07:00 UTC", &from, &to, &tz), 0);
+	CHECK_INT(config_parse_quiet_hours("22:30-06:15 +02:00", &from, &to, &tz), 0);
+	CHECK_INT(tz, 120);
+	CHECK_INT(config_parse_quiet_hours("09:00-17:00 -05:30", &from, &to, &tz), 0);
+	CHECK_INT(tz, -330);
+	CHECK_INT(config_parse_quiet_hours("25:00-07:00", &from, &to, &tz), -1);
+	CHECK_INT(config_parse_quiet_hours("22:00-22:00", &from, &to, &tz), -1);
+	CHECK_INT(config_parse_quiet_hours("22:00-07:00 Europe/Paris", &from, &to, &tz), -1);
+	CHECK_INT(config_parse_quiet_hours("22:00 07:00", &from, &to, &tz), -1);
+	CHECK_INT(config_parse_quiet_hours("", &from, &to, &tz), -1);
+	/* 01:46 UTC is inside 22:00-07:00 (ends 07:00), outside 09:00-17:00. */
+	CHECK_INT(escalation_quiet_until(t0, 22 * 60, 7 * 60, 0), midnight + 7 * 60 * MIN);
+	CHECK_INT(escalation_quiet_until(t0, 9 * 60, 17 * 60, 0), 0);
+	/* In UTC+02:00 it is 03:46: inside 01:00-05:00 local, which ends at 03:00 UTC. */
+	CHECK_INT(escalation_quiet_until(t0, 60, 5 * 60, 120), midnight + 3 * 60 * MIN);
+
+	c = load_cfg("environments:\n  - name: production\n    quiet_hours: \"22:00-07:00\"\n", err,
+		     sizeof(err));
+	s = store_open(":memory:", false, err, sizeof(err));
+	CHECK(c != NULL && s != NULL);
+	if (c == NULL || s == NULL)
+		return;
+	warn = escalated_incident(s, c, "production", t0 - 10 * MIN);
+	crit = escalated_incident(s, c, "production", t0 - 10 * MIN);
+	{
+		char q[128];
+		snprintf(q, sizeof(q), "UPDATE incidents SET severity = 'warning' WHERE id = %lld",
+			 (long long)warn);
+		CHECK_INT(store_exec(s, q), 0);
+	}
+	/* Both due at t0 (01:46 UTC, quiet): only the critical one nags. */
+	CHECK_INT(run_due(s, c, t0), 2);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM outbox"), 1);
+	last_body(s, body, sizeof(body));
+	CHECK_CONTAINS(body, "nag #1");
+	{
+		char q[160];
+		snprintf(q, sizeof(q),
+			 "SELECT next_nag_at FROM escalations WHERE incident_id = %lld",
+			 (long long)warn);
+		CHECK_INT(scalar(s, q), midnight + 7 * 60 * MIN);
+	}
+	/* At 07:00 the held one nags once. */
+	CHECK_INT(run_due(s, c, midnight + 7 * 60 * MIN), 2);
+	CHECK_INT(scalar(s, "SELECT sum(nags) FROM escalations"), 3);
+	(void)crit;
+	store_close(s);
+	config_unref(c);
+}
+
+int main(void)
+{
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	RUN(test_ack_words);
+	RUN(test_commands);
+	RUN(test_config);
+	RUN(test_clock);
+	RUN(test_schedule);
+	RUN(test_resolved_meanwhile);
+	RUN(test_quiet_hours);
+	{
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return harness_done();
+}
