@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXCERPT_MAX 2048
 #define LINE_MAX_LEN 1024
 
 /* ---- intents ---- */
@@ -1346,37 +1345,6 @@ fail:
 	return -1;
 }
 
-static int store_calls(struct store *s, int64_t id, const struct tool_calls *calls, int64_t now,
-		       char *err, size_t errlen)
-{
-	for (size_t i = 0; i < calls->n; i++) {
-		const struct tool_call *c = &calls->items[i];
-		sqlite3_stmt *st = prep(s,
-					"INSERT INTO tool_calls (followup_id, seq, tool, args, ok,"
-					" duration_ms, excerpt, created_at) VALUES (?,?,?,?,?,?,?,?)",
-					err, errlen);
-		size_t len = strlen(c->output);
-		if (st == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, (int)i + 1);
-		store_bind_text(st, 3, c->tool);
-		store_bind_text(st, 4, c->args);
-		sqlite3_bind_int(st, 5, c->ok);
-		sqlite3_bind_int64(st, 6, c->duration_ms);
-		if (len > EXCERPT_MAX) {
-			len = EXCERPT_MAX;
-			while (len > 0 && ((unsigned char)c->output[len] & 0xC0) == 0x80)
-				len--;
-		}
-		sqlite3_bind_text(st, 7, c->output, (int)len, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 8, now);
-		if (exec_done(s, st, "tool call", err, errlen) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* Stores the answer (or the failure) and posts it in the incident's thread: one transaction. */
 static int finish(struct store *s, const struct config *cfg, int64_t id, int64_t incident,
 		  const char *user, const char *question, const struct followup_answer *a,
@@ -1393,7 +1361,7 @@ static int finish(struct store *s, const struct config *cfg, int64_t id, int64_t
 		free(text);
 		return snprintf(err, errlen, "store busy"), -1;
 	}
-	if (store_calls(s, id, calls, now, err, errlen) < 0)
+	if (tool_calls_store(s, true, id, calls, now, err, errlen) < 0)
 		goto out;
 	st = prep(s,
 		  "UPDATE followups SET state = ?, intent = ?, answer = ?, steps = ?,"

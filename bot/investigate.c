@@ -13,10 +13,12 @@
 #include "log.h"
 #include "playbook.h"
 #include "regex.h"
+#include "store.h"
 #include "tool.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -467,6 +469,46 @@ void investigate_run(const struct investigate_env *env, const struct alert *a,
 	free(c.outs);
 	free(c.history);
 	buf_release(&c.failures);
+}
+
+#define EXCERPT_MAX 2048
+enum { ST_TOOL_CALL_INVESTIGATION = 43, ST_TOOL_CALL_FOLLOWUP }; /* slots, see store_stmt */
+
+int tool_calls_store(struct store *s, bool followup, int64_t id, const struct tool_calls *calls,
+		     int64_t now, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < calls->n; i++) {
+		const struct tool_call *c = &calls->items[i];
+		sqlite3_stmt *st =
+		    followup ? store_stmt(s, ST_TOOL_CALL_FOLLOWUP,
+					  "INSERT INTO tool_calls (followup_id, seq, tool, args, ok,"
+					  " duration_ms, excerpt, created_at) VALUES (?,?,?,?,?,?,?,?)")
+			     : store_stmt(s, ST_TOOL_CALL_INVESTIGATION,
+					  "INSERT INTO tool_calls (investigation_id, seq, tool, args,"
+					  " ok, duration_ms, excerpt, created_at)"
+					  " VALUES (?,?,?,?,?,?,?,?)");
+		size_t len = strlen(c->output);
+		if (st == NULL)
+			return snprintf(err, errlen, "cannot record tool call"), -1;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, (int)i + 1);
+		store_bind_text(st, 3, c->tool);
+		store_bind_text(st, 4, c->args);
+		sqlite3_bind_int(st, 5, c->ok);
+		sqlite3_bind_int64(st, 6, c->duration_ms);
+		/* The excerpt is cut at EXCERPT_MAX, back to a UTF-8 boundary. */
+		if (len > EXCERPT_MAX) {
+			len = EXCERPT_MAX;
+			while (len > 0 && ((unsigned char)c->output[len] & 0xC0) == 0x80)
+				len--;
+		}
+		sqlite3_bind_text(st, 7, c->output, (int)len, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 8, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return snprintf(err, errlen, "tool call: %s", sqlite3_errmsg(store_db(s))),
+			       -1;
+	}
+	return 0;
 }
 
 void report_release(struct report *r)

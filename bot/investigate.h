@@ -75,6 +75,15 @@ struct investigate_env {
 void investigate_run(const struct investigate_env *env, const struct alert *a,
 		     struct report *rep, struct tool_calls *calls);
 
+/*
+ * Records calls (seq 1..n) in tool_calls for investigation id, or for
+ * follow-up id when followup; each output cut to 2 KiB on a UTF-8
+ * boundary. Inside the caller's transaction. 0, or -1 with err.
+ */
+struct store;
+int tool_calls_store(struct store *s, bool followup, int64_t id, const struct tool_calls *calls,
+		     int64_t now, char *err, size_t errlen);
+
 void report_release(struct report *r);
 void tool_calls_release(struct tool_calls *c);
 

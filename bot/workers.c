@@ -26,7 +26,6 @@
 enum { ST_CLAIM_READ = 50, ST_CLAIM, ST_INCIDENT_INVESTIGATING, ST_TOOL_CALL, ST_DONE, ST_FAILED,
        ST_PENDING, ST_PENDING_FOLLOWUPS };
 
-#define EXCERPT_MAX 2048
 #define QUEUE_MAX 64
 
 struct shared_playbooks *shared_playbooks_load(const char *dir, char *err, size_t errlen)
@@ -120,38 +119,6 @@ fail:
 	return -1;
 }
 
-static int store_calls(struct store *s, int64_t id, const struct tool_calls *calls, int64_t now,
-		       char *err, size_t errlen)
-{
-	for (size_t i = 0; i < calls->n; i++) {
-		const struct tool_call *c = &calls->items[i];
-		sqlite3_stmt *st = store_stmt(s, ST_TOOL_CALL,
-					      "INSERT INTO tool_calls (investigation_id, seq, tool,"
-					      " args, ok, duration_ms, excerpt, created_at)"
-					      " VALUES (?,?,?,?,?,?,?,?)");
-		size_t len = strlen(c->output);
-		if (st == NULL)
-			return snprintf(err, errlen, "cannot record tool call"), -1;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, (int)i + 1);
-		store_bind_text(st, 3, c->tool);
-		store_bind_text(st, 4, c->args);
-		sqlite3_bind_int(st, 5, c->ok);
-		sqlite3_bind_int64(st, 6, c->duration_ms);
-		/* The excerpt is cut at EXCERPT_MAX, back to a UTF-8 boundary. */
-		if (len > EXCERPT_MAX) {
-			len = EXCERPT_MAX;
-			while (len > 0 && ((unsigned char)c->output[len] & 0xC0) == 0x80)
-				len--;
-		}
-		sqlite3_bind_text(st, 7, c->output, (int)len, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 8, now);
-		if (exec1(s, "tool call", st, err, errlen) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int finish(struct store *s, const struct config *cfg, int64_t id, int64_t incident,
 		  const struct report *r, const struct tool_calls *calls,
 		  struct investigation_result *res, char *err, size_t errlen)
@@ -168,7 +135,7 @@ static int finish(struct store *s, const struct config *cfg, int64_t id, int64_t
 		free(json);
 		return -1;
 	}
-	if (store_calls(s, id, calls, now, err, errlen) < 0)
+	if (tool_calls_store(s, false, id, calls, now, err, errlen) < 0)
 		goto out;
 	st = store_stmt(s, ST_DONE,
 			"UPDATE investigations SET state = 'done', mode = ?, playbooks = ?,"
