@@ -551,6 +551,14 @@ static int triage_heartbeat(struct triage_ctx *ctx, struct alert *a, struct tria
 	return watch_pipeline_back(ctx, a, &out->incident_id, err, errlen);
 }
 
+void triage_prepare(const struct config *cfg, const struct fingerprinter *fp, struct alert *a)
+{
+	free(a->environment);
+	a->environment = xstrdup(config_environment_for(cfg, &a->labels));
+	fingerprint_alert(fp, (const char *const *)cfg->fingerprint_labels,
+			  cfg->n_fingerprint_labels, a);
+}
+
 int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome *out, char *err,
 		 size_t errlen)
 {
@@ -558,11 +566,14 @@ int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome 
 	int found;
 
 	memset(out, 0, sizeof(*out));
-	free(a->environment);
-	a->environment = xstrdup(ctx->environment ? ctx->environment
-						  : config_environment_for(ctx->cfg, &a->labels));
-	fingerprint_alert(ctx->fp, (const char *const *)ctx->cfg->fingerprint_labels,
-			  ctx->cfg->n_fingerprint_labels, a);
+	if (ctx->environment != NULL) {
+		free(a->environment);
+		a->environment = xstrdup(ctx->environment);
+		fingerprint_alert(ctx->fp, (const char *const *)ctx->cfg->fingerprint_labels,
+				  ctx->cfg->n_fingerprint_labels, a);
+	} else if (!ctx->prepared) {
+		triage_prepare(ctx->cfg, ctx->fp, a);
+	}
 	if (ctx->environment == NULL && config_is_heartbeat(ctx->cfg, a))
 		return triage_heartbeat(ctx, a, out, err, errlen);
 

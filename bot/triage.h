@@ -44,6 +44,7 @@ struct triage_ctx {
 	size_t n_channels;
 	const char *environment;          /* set: the alert's environment (synthetic alerts) */
 	const char *resolve_note;         /* set: a line added to the "resolved" post */
+	bool prepared;                    /* the alerts went through triage_prepare() with cfg */
 };
 
 struct triage_outcome {
@@ -54,9 +55,16 @@ struct triage_outcome {
 };
 
 /*
- * Stores a (setting a->environment and a->fingerprint) and applies it to its
- * incident. Returns 0, or -1 on a store error (message in err); on -1 the
- * caller rolls the transaction back.
+ * Sets a->environment and a->fingerprint from cfg: the pure part of
+ * triage_alert(), which the webhook runs on the loop thread so that the
+ * store writer (the intake's bottleneck) does only the SQL. Thread-safe.
+ */
+void triage_prepare(const struct config *cfg, const struct fingerprinter *fp, struct alert *a);
+
+/*
+ * Stores a (setting a->environment and a->fingerprint unless ctx->prepared)
+ * and applies it to its incident. Returns 0, or -1 on a store error (message
+ * in err); on -1 the caller rolls the transaction back.
  */
 int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome *out, char *err,
 		 size_t errlen);

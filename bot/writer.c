@@ -176,6 +176,11 @@ struct writer *writer_start(const char *db_path, struct config *cfg, void (*wake
 	return w;
 }
 
+const struct fingerprinter *writer_fingerprinter(const struct writer *w)
+{
+	return w->fp;
+}
+
 void writer_submit(struct writer *w, struct writer_job *job)
 {
 	job->next = NULL;

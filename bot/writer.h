@@ -56,6 +56,8 @@ struct writer;
  */
 struct writer *writer_start(const char *db_path, struct config *cfg, void (*wake)(void *),
 			    void *wake_arg, char *err, size_t errlen);
+/* The writer's fingerprinter: read-only, so any thread may use it. */
+const struct fingerprinter *writer_fingerprinter(const struct writer *w);
 /* Queues job (any thread). */
 void writer_submit(struct writer *w, struct writer_job *job);
 /* Runs done() of every finished job (loop thread). Returns how many. */

@@ -56,6 +56,7 @@ struct intake_job {
 	struct daemon *d;
 	struct intake_result parsed;
 	struct triage_outcome *outcomes; /* owned; parsed.n of them */
+	struct config *cfg;       /* referenced: the alerts were triage_prepare()d with it */
 	bool posted;              /* enqueued outbox messages */
 	bool opened;              /* queued an investigation */
 };
@@ -95,6 +96,7 @@ static int intake_job_run(struct writer_job *wj, const struct writer_env *env, c
 		.now_ms = env->now_ms,
 		.channels = env->channels,
 		.n_channels = env->n_channels,
+		.prepared = env->cfg == job->cfg, /* else a reload came in between */
 	};
 	for (size_t i = 0; i < job->parsed.n; i++) {
 		if (triage_alert(&ctx, &job->parsed.alerts[i], &job->outcomes[i], err, errlen) < 0)
@@ -165,6 +167,7 @@ static char *accepted_body(const struct intake_job *job)
 static void intake_job_free(struct intake_job *job)
 {
 	intake_result_release(&job->parsed);
+	config_unref(job->cfg);
 	free(job->outcomes);
 	free(job);
 }
@@ -385,6 +388,10 @@ static void on_body_complete(struct session *s)
 	job->session = s;
 	job->d = d;
 	job->outcomes = xcalloc(job->parsed.n ? job->parsed.n : 1, sizeof(*job->outcomes));
+	/* Environment and fingerprint here: the loop thread has time, the writer has not. */
+	job->cfg = config_ref(d->cfg);
+	for (size_t i = 0; i < job->parsed.n; i++)
+		triage_prepare(job->cfg, writer_fingerprinter(d->writer), &job->parsed.alerts[i]);
 	s->job = job;
 	writer_submit(d->writer, &job->base);
 }
