@@ -63,16 +63,19 @@ static int record_key(struct store *s, const char *key, const char *channel, int
 	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
 }
 
-/* The incident's state into out; 0, or -1 when there is no such incident. */
-static int incident_state(struct store *s, int64_t id, char *out, size_t outlen)
+/* The incident's state and environment (env: ENV_MAX); 0, or -1 when there is no such incident. */
+#define ENV_MAX 64
+static int incident_state(struct store *s, int64_t id, char *out, size_t outlen, char *env)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_STATE, "SELECT state FROM incidents WHERE id = ?");
+	sqlite3_stmt *st =
+	    store_stmt(s, ST_STATE, "SELECT state, environment FROM incidents WHERE id = ?");
 	int rc = -1;
 	if (st == NULL || id <= 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		strlcpy0(out, store_col_text(st, 0), outlen);
+		strlcpy0(env, store_col_text(st, 1), ENV_MAX);
 		rc = 0;
 	}
 	sqlite3_reset(st);
@@ -344,7 +347,7 @@ int human_event_apply(struct store *s, const struct config *cfg, const struct hu
 		      size_t n_channels, int64_t now_ms, char *note, size_t notelen, char *err,
 		      size_t errlen)
 {
-	char state[32] = "", text[512] = "";
+	char state[32] = "", text[512] = "", env[ENV_MAX] = "";
 	const char *who = ev->user_label ? ev->user_label : ev->user;
 	int64_t id = ev->incident_id;
 	int result = HUMAN_STORED;
@@ -367,7 +370,7 @@ int human_event_apply(struct store *s, const struct config *cfg, const struct hu
 		return HUMAN_IGNORED;
 	if (id == 0)
 		id = parse_incident(ev->claimed_incident);
-	if (id != 0 && incident_state(s, id, state, sizeof(state)) < 0) {
+	if (id != 0 && incident_state(s, id, state, sizeof(state), env) < 0) {
 		snprintf(note, notelen, "unknown incident %.20s",
 			 ev->claimed_incident ? ev->claimed_incident : "");
 		id = 0;
@@ -379,7 +382,7 @@ int human_event_apply(struct store *s, const struct config *cfg, const struct hu
 	 */
 	text_kind = strcmp(ev->kind, "message") == 0 || strcmp(ev->kind, "mention") == 0;
 	if (action == NULL && id != 0 && text_kind) {
-		command_parse(ev->text, cfg ? cfg->ack_words : NULL, &cmd);
+		command_parse(ev->text, cfg ? config_ack_words(cfg, env) : NULL, &cmd);
 		action = command_name(cmd.kind);
 	}
 	if (action == NULL && id != 0 && strcmp(ev->kind, "reaction") == 0 &&

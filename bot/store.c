@@ -240,6 +240,8 @@ static const char *const migrations[] = {
 	"  updated_at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX escalations_due ON escalations(state, next_nag_at);",
+	/* 6: quiet hours in a named time zone (DST follows the tz database); NULL: quiet_tz. */
+	"ALTER TABLE escalations ADD COLUMN quiet_zone TEXT;",
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
