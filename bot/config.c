@@ -710,6 +710,26 @@ static void set_heartbeat_method(struct loader *l, const struct key_spec *k, con
 	cfg_set_string(l, k, path, n, field);
 }
 
+/* watchdog.group_by: a label name ([a-zA-Z_][a-zA-Z0-9_]*). */
+static void set_label_name(struct loader *l, const struct key_spec *k, const char *path,
+			   yaml_node_t *n, void *field)
+{
+	const char *s = cfg_scalar(l, path, n, "a label name");
+
+	if (s == NULL)
+		return;
+	if (s[0] == '\0' || strlen(s) > 128 || isdigit((unsigned char)s[0]) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+		strlen(s)) {
+		cfg_errorf(l, cfg_line(n),
+			   "%s: \"%.64s\" is not a label name (letters, digits and _, e.g. "
+			   "\"cluster\")",
+			   path, s);
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
 #define WD(f) offsetof(struct watchdog_config, f)
 #define HB(f) offsetof(struct heartbeat_config, f)
 
@@ -720,6 +740,8 @@ static const struct key_spec watchdog_keys[] = {
 	{.name = "timeout", .fn = cfg_set_duration, .offset = WD(timeout_s), .min = 1,
 	 .max = 7 * 86400},
 	{.name = "environment", .fn = set_env_name, .offset = WD(environment)},
+	{.name = "match", .fn = set_matchers, .offset = WD(match)},
+	{.name = "group_by", .fn = set_label_name, .offset = WD(group_by)},
 	{0},
 };
 
@@ -871,6 +893,8 @@ static void config_free(struct config *c)
 	free(c->default_cluster);
 	free(c->watchdog.alertname);
 	free(c->watchdog.environment);
+	matcher_set_free(&c->watchdog.match);
+	free(c->watchdog.group_by);
 	free(c->heartbeat.url);
 	free(c->heartbeat.method);
 	free(c->heartbeat.token.env);
@@ -1028,8 +1052,11 @@ const struct k8s_cluster *config_cluster_for(const struct config *c, const char 
 
 bool config_is_heartbeat(const struct config *c, const struct alert *a)
 {
-	return c->watchdog.enabled && a->name != NULL &&
-	       strcmp(a->name, c->watchdog.alertname) == 0;
+	if (!c->watchdog.enabled)
+		return false;
+	if (c->watchdog.match.n > 0)
+		return matcher_set_matches(&c->watchdog.match, &a->labels);
+	return a->name != NULL && strcmp(a->name, c->watchdog.alertname) == 0;
 }
 
 bool host_is_loopback(const char *host)

@@ -101,7 +101,9 @@ struct k8s_cluster {
 struct watchdog_config {
 	bool configured;   /* the section is present: armed from start-up */
 	bool enabled;      /* false: heartbeat alerts are ordinary alerts, no switch */
-	char *alertname;   /* owned; "Watchdog" by default */
+	char *alertname;   /* owned; "Watchdog" by default (also the name messages use) */
+	struct matcher_set match; /* when set, the heartbeat is what matches it, not alertname */
+	char *group_by;    /* owned or NULL: one switch per value of this label (else one) */
 	int64_t timeout_s; /* silence longer than this raises the alarm; 600 by default */
 	char *environment; /* owned; of the synthetic alert; "production" by default */
 };
@@ -200,7 +202,7 @@ bool matcher_set_matches(const struct matcher_set *s, const struct kv_list *labe
  */
 const struct k8s_cluster *config_cluster_for(const struct config *c, const char *cluster_label);
 
-/* True when a (firing or resolved) is the watchdog's heartbeat alert. */
+/* True when a (firing or resolved) is a watchdog heartbeat (watchdog.match, else alertname). */
 struct alert;
 bool config_is_heartbeat(const struct config *c, const struct alert *a);
 

@@ -574,7 +574,7 @@ static void test_watchdog(void)
 	CHECK_ERR(3, "watchdog.timeout: bad duration \"10\"");
 	CHECK_ERR(4, "watchdog.alertname: \"bad name\" is not an alert name");
 	CHECK_ERR(5, "unknown key \"enabeld\" in watchdog (allowed: enabled, alertname, timeout, "
-		     "environment)");
+		     "environment, match, group_by)");
 	CHECK_ERR(6, "watchdog.environment: \"Prod!\" is not a valid name");
 	LOAD_FAILS("watchdog:\n  timeout: 0s\n");
 	CHECK_ERR(2, "watchdog.timeout: \"0s\" is out of range");
