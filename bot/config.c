@@ -636,24 +636,42 @@ static void set_kubernetes(struct loader *l, const struct key_spec *k, const cha
 		   path, c->default_cluster, path);
 }
 
+/*
+ * A Prometheus name: letters, digits and _ (and : for an alert name, colon
+ * true), not starting with a digit, at most 128 bytes; what names it in errors.
+ */
+static void set_prom_name(struct loader *l, const struct key_spec *k, const char *path,
+			  yaml_node_t *n, void *field, bool colon, const char *what)
+{
+	const char *s = cfg_scalar(l, path, n, what);
+	size_t len = s ? strlen(s) : 0;
+
+	if (s == NULL)
+		return;
+	if (len == 0 || len > 128 || isdigit((unsigned char)s[0]) ||
+	    strspn(s, colon ? "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:"
+			    : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+		len) {
+		cfg_errorf(l, cfg_line(n), "%s: \"%.64s\" is not %s (letters, digits, _%s, e.g. %s)",
+			   path, s, what, colon ? " and :" : "",
+			   colon ? "\"Watchdog\"" : "\"cluster\"");
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
 /* watchdog.alertname: a Prometheus alert name ([a-zA-Z_:][a-zA-Z0-9_:]*). */
 static void set_alertname(struct loader *l, const struct key_spec *k, const char *path,
 			  yaml_node_t *n, void *field)
 {
-	const char *s = cfg_scalar(l, path, n, "an alert name");
+	set_prom_name(l, k, path, n, field, true, "an alert name");
+}
 
-	if (s == NULL)
-		return;
-	if (s[0] == '\0' || strlen(s) > 128 || isdigit((unsigned char)s[0]) ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:") !=
-		strlen(s)) {
-		cfg_errorf(l, cfg_line(n),
-			   "%s: \"%.64s\" is not an alert name (letters, digits, _ and :, e.g. "
-			   "\"Watchdog\")",
-			   path, s);
-		return;
-	}
-	cfg_set_string(l, k, path, n, field);
+/* watchdog.group_by: a label name ([a-zA-Z_][a-zA-Z0-9_]*). */
+static void set_label_name(struct loader *l, const struct key_spec *k, const char *path,
+			   yaml_node_t *n, void *field)
+{
+	set_prom_name(l, k, path, n, field, false, "a label name");
 }
 
 /*
@@ -705,26 +723,6 @@ static void set_heartbeat_method(struct loader *l, const struct key_spec *k, con
 		return;
 	if (strcmp(s, "GET") != 0 && strcmp(s, "POST") != 0) {
 		cfg_errorf(l, cfg_line(n), "%s: \"%.32s\" is not allowed (GET or POST)", path, s);
-		return;
-	}
-	cfg_set_string(l, k, path, n, field);
-}
-
-/* watchdog.group_by: a label name ([a-zA-Z_][a-zA-Z0-9_]*). */
-static void set_label_name(struct loader *l, const struct key_spec *k, const char *path,
-			   yaml_node_t *n, void *field)
-{
-	const char *s = cfg_scalar(l, path, n, "a label name");
-
-	if (s == NULL)
-		return;
-	if (s[0] == '\0' || strlen(s) > 128 || isdigit((unsigned char)s[0]) ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
-		strlen(s)) {
-		cfg_errorf(l, cfg_line(n),
-			   "%s: \"%.64s\" is not a label name (letters, digits and _, e.g. "
-			   "\"cluster\")",
-			   path, s);
 		return;
 	}
 	cfg_set_string(l, k, path, n, field);

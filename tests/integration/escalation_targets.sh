@@ -9,33 +9,12 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
-
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK"
+esc_setup
 sed -i '/match: {namespace: "^prod"}/a\    targets: [U2ONCALL, U3SRE]\n  - name: staging\n    match: {namespace: "^stg"}\n    nag_interval: 10m' "$CONF"
 grep -q 'U3SRE' "$CONF" || bail "the config has the targets" "$(cat "$CONF")"
 start_bot || bail "nightshift starts"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 
-# escalate NAME NAMESPACE : posts an alert, waits for its escalated report; sets INC and ROOT
-escalate() {
-	post_am "$1" firing '"namespace":"'"$2"'","pod":"'"$1"'-1"'
-	check_code "alert $1 is accepted" 202
-	INC=$(jget "$BODY" '$.incidents[0]')
-	esc_row() { [ "$(db "SELECT state FROM escalations WHERE incident_id=$INC")" = active ]; }
-	wait_for 15 esc_row || not_ok "incident $INC ($1) is escalated" "$(db "SELECT id, state FROM incidents")"
-	ROOT=$(root_ts "$1")
-	report() { [ "$(sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%Real problem%'" | wc -l)" -ge 1 ]; }
-	wait_for 10 report || not_ok "the report of $1 is posted in its thread" "$(sd_posts)"
-}
 # bell ROOT : the mentions section of the report in thread ROOT (in the channel)
 bell() {
 	sd_get "log?kind=api&method=chat.postMessage"

@@ -13,22 +13,10 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")"
+esc_setup
 start_bot || bail "nightshift starts"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 
-# escalate NAME : posts a production alert, waits for its report; sets INC and ROOT
-escalate() {
-	post_am "$1" firing '"namespace":"prod-api","pod":"'"$1"'-1"'
-	check_code "alert $1 is accepted" 202
-	INC=$(jget "$BODY" '$.incidents[0]')
-	ROOT=$(root_ts "$1")
-	report() { ROOT=$(root_ts "$1") && [ -n "$ROOT" ] && [ "$(sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%Real problem%'" | wc -l)" -ge 1 ]; }
-	wait_for 15 report "$1" || not_ok "the report of $1 is posted in its thread" "$(sd_posts)"
-}
 N=0
 # mention USER TEXT [EXTRA_JSON] : an app_mention in C1 outside any thread; sets TS (its ts)
 mention() {

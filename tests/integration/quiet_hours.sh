@@ -10,47 +10,28 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-# utc_ms DATE : ms since the epoch of a UTC date like $Y-07-15T20:30:00Z
+esc_setup
+# utc_ms DATE : ms since the epoch of a UTC date like 2026-01-15T21:30:00Z
 utc_ms() { echo $(($(date -u -d "$1" +%s) * 1000)); }
 # clock_to DATE : the escalation clock reads DATE (+ 1 s) from now on, as time goes on
 # (the test clock only moves forward, so the dates are in next year's summer)
 Y=$(($(date -u +%Y) + 1))
 clock_to() { echo $(($(utc_ms "$1") + 1000 - $(date +%s%3N))) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
 
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK"
 sed -i '/match: {namespace: "^prod"}/a\    nag_interval: 10m\n    quiet_hours: "22:00-07:00 Europe/Berlin"' "$CONF"
 grep -q 'Europe/Berlin' "$CONF" || bail "the config has the quiet hours" "$(cat "$CONF")"
 start_bot || bail "nightshift starts with quiet hours in Europe/Berlin"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 
-# escalate NAME SEVERITY : posts a production alert, waits for its escalation; sets INC and ROOT
-escalate() {
-	am_payload "$1" firing '"namespace":"prod-api","pod":"'"$1"'-1"' |
-		sed "s/\"severity\":\"warning\"/\"severity\":\"$2\"/" >"$T/am_$1.json"
-	post /alerts/alertmanager "$T/am_$1.json"
-	check_code "alert $1 ($2) is accepted" 202
-	INC=$(jget "$BODY" '$.incidents[0]')
-	esc_row() { [ "$(db "SELECT state FROM escalations WHERE incident_id=$INC")" = active ]; }
-	wait_for 15 esc_row || not_ok "incident $INC ($1) is escalated" "$(db "SELECT id, state FROM incidents")"
-	ROOT=$(root_ts "$1")
-}
 nag_count() { sd_posts "ok = 1 AND thread_ts = '$1' AND text LIKE '%Still unacknowledged%'" | grep -c . || true; }
 has_nags() { [ "$(nag_count "$1")" -ge "$2" ]; }
 next_nag() { db "SELECT next_nag_at FROM escalations WHERE incident_id=$1"; }
 
 # ---- 22:30 in Berlin on a summer night (20:30 UTC, CEST): both escalate
 clock_to $Y-07-15T20:30:00Z
-escalate QuietWarn warning
+escalate QuietWarn prod-api warning
 W=$INC ROOT_W=$ROOT
-escalate QuietCrit critical
+escalate QuietCrit prod-api critical
 C=$INC ROOT_C=$ROOT
 check "the escalation row keeps the zone and the window" "1320|420|Europe/Berlin" \
 	"$(db "SELECT quiet_from, quiet_to, quiet_zone FROM escalations WHERE incident_id=$W")"

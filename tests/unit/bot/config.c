@@ -576,6 +576,9 @@ static void test_watchdog(void)
 	CHECK_ERR(5, "unknown key \"enabeld\" in watchdog (allowed: enabled, alertname, timeout, "
 		     "environment, match, group_by)");
 	CHECK_ERR(6, "watchdog.environment: \"Prod!\" is not a valid name");
+	LOAD_FAILS("watchdog:\n  group_by: bad-label\n  match: {cluster: \"(\"}\n");
+	CHECK_ERR(2, "watchdog.group_by: \"bad-label\" is not a label name");
+	CHECK_ERR(3, "watchdog.match.cluster: bad regex");
 	LOAD_FAILS("watchdog:\n  timeout: 0s\n");
 	CHECK_ERR(2, "watchdog.timeout: \"0s\" is out of range");
 	LOAD_FAILS("watchdog: [Watchdog]\n");
