@@ -194,57 +194,33 @@ static void set_nag_interval(struct loader *l, const struct key_spec *k, const c
 		e->nag_interval_s = 0;
 }
 
-static int hhmm(const char *s, int *minutes)
-{
-	if (!(s[0] >= '0' && s[0] <= '2' && s[1] >= '0' && s[1] <= '9' && s[2] == ':' &&
-	      s[3] >= '0' && s[3] <= '5' && s[4] >= '0' && s[4] <= '9'))
-		return -1;
-	*minutes = ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0');
-	return *minutes < 24 * 60 ? 0 : -1;
-}
-
-int config_parse_quiet_hours(const char *s, int *from, int *to, int *tz)
-{
-	int off;
-	*tz = 0;
-	if (s == NULL || strlen(s) < 11 || hhmm(s, from) < 0 || s[5] != '-' ||
-	    hhmm(s + 6, to) < 0 || *from == *to)
-		return -1;
-	s += 11;
-	if (*s == '\0' || strcmp(s, " UTC") == 0)
-		return 0;
-	if (s[0] != ' ' || (s[1] != '+' && s[1] != '-') || hhmm(s + 2, &off) < 0 || s[7] != '\0' ||
-	    off > 14 * 60)
-		return -1;
-	*tz = s[1] == '-' ? -off : off;
-	return 0;
-}
-
-/* environments[].quiet_hours: "22:00-07:00" in UTC, or with " UTC" / " +02:00". */
+/* environments[].quiet_hours: "22:00-07:00" in UTC, or with " UTC", " +02:00" or a zone name. */
 static void set_quiet_hours(struct loader *l, const struct key_spec *k, const char *path,
 			    yaml_node_t *n, void *field)
 {
 	struct environment *e = field;
 	const char *s = cfg_scalar(l, path, n, "a time range");
+	char why[160];
 
 	(void)k;
 	if (s == NULL)
 		return;
-	if (config_parse_quiet_hours(s, &e->quiet_from, &e->quiet_to, &e->quiet_tz) < 0) {
+	if (quiet_parse(s, &e->quiet, why, sizeof(why)) < 0) {
 		cfg_errorf(l, cfg_line(n),
-			   "%s: bad time range \"%.64s\" (use \"HH:MM-HH:MM\" in UTC, optionally "
-			   "followed by \" UTC\" or an offset like \" +02:00\")",
-			   path, s);
+			   "%s: bad time range \"%.64s\": %s (use \"HH:MM-HH:MM\" in UTC, optionally "
+			   "followed by \" UTC\", an offset like \" +02:00\" or a time zone like \" "
+			   "Europe/Berlin\")",
+			   path, s, why);
 		return;
 	}
 	e->quiet_set = true;
 }
 
-/* ack_words: a non-empty list of PCRE2 patterns, one whole-message regex. */
+/* ack_words (top-level or per environment): a non-empty list of PCRE2 patterns, one regex. */
 static void set_ack_words(struct loader *l, const struct key_spec *k, const char *path,
 			  yaml_node_t *n, void *field)
 {
-	struct config *c = field;
+	struct regex **ack_words = field;
 	struct buf pat;
 	char msg[160];
 	size_t len;
@@ -274,9 +250,9 @@ static void set_ack_words(struct loader *l, const struct key_spec *k, const char
 		buf_printf(&pat, "%s(?:%s)", i ? "|" : "", s);
 	}
 	buf_puts(&pat, ")[.!]?\\s*$");
-	regex_free(c->ack_words);
-	c->ack_words = regex_new(pat.data, msg, sizeof(msg));
-	if (c->ack_words == NULL)
+	regex_free(*ack_words);
+	*ack_words = regex_new(pat.data, msg, sizeof(msg));
+	if (*ack_words == NULL)
 		cfg_errorf(l, cfg_line(n), "%s: %s", path, msg);
 	buf_release(&pat);
 }
@@ -399,6 +375,7 @@ static const struct key_spec environment_keys[] = {
 	{.name = "ack_timeout", .fn = cfg_set_duration, .offset = ENV(ack_timeout_s), .min = 60,
 	 .max = 7 * 86400},
 	{.name = "quiet_hours", .fn = set_quiet_hours},
+	{.name = "ack_words", .fn = set_ack_words, .offset = ENV(ack_words)},
 	{0},
 };
 
@@ -659,24 +636,42 @@ static void set_kubernetes(struct loader *l, const struct key_spec *k, const cha
 		   path, c->default_cluster, path);
 }
 
+/*
+ * A Prometheus name: letters, digits and _ (and : for an alert name, colon
+ * true), not starting with a digit, at most 128 bytes; what names it in errors.
+ */
+static void set_prom_name(struct loader *l, const struct key_spec *k, const char *path,
+			  yaml_node_t *n, void *field, bool colon, const char *what)
+{
+	const char *s = cfg_scalar(l, path, n, what);
+	size_t len = s ? strlen(s) : 0;
+
+	if (s == NULL)
+		return;
+	if (len == 0 || len > 128 || isdigit((unsigned char)s[0]) ||
+	    strspn(s, colon ? "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:"
+			    : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+		len) {
+		cfg_errorf(l, cfg_line(n), "%s: \"%.64s\" is not %s (letters, digits, _%s, e.g. %s)",
+			   path, s, what, colon ? " and :" : "",
+			   colon ? "\"Watchdog\"" : "\"cluster\"");
+		return;
+	}
+	cfg_set_string(l, k, path, n, field);
+}
+
 /* watchdog.alertname: a Prometheus alert name ([a-zA-Z_:][a-zA-Z0-9_:]*). */
 static void set_alertname(struct loader *l, const struct key_spec *k, const char *path,
 			  yaml_node_t *n, void *field)
 {
-	const char *s = cfg_scalar(l, path, n, "an alert name");
+	set_prom_name(l, k, path, n, field, true, "an alert name");
+}
 
-	if (s == NULL)
-		return;
-	if (s[0] == '\0' || strlen(s) > 128 || isdigit((unsigned char)s[0]) ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:") !=
-		strlen(s)) {
-		cfg_errorf(l, cfg_line(n),
-			   "%s: \"%.64s\" is not an alert name (letters, digits, _ and :, e.g. "
-			   "\"Watchdog\")",
-			   path, s);
-		return;
-	}
-	cfg_set_string(l, k, path, n, field);
+/* watchdog.group_by: a label name ([a-zA-Z_][a-zA-Z0-9_]*). */
+static void set_label_name(struct loader *l, const struct key_spec *k, const char *path,
+			   yaml_node_t *n, void *field)
+{
+	set_prom_name(l, k, path, n, field, false, "a label name");
 }
 
 /*
@@ -743,6 +738,8 @@ static const struct key_spec watchdog_keys[] = {
 	{.name = "timeout", .fn = cfg_set_duration, .offset = WD(timeout_s), .min = 1,
 	 .max = 7 * 86400},
 	{.name = "environment", .fn = set_env_name, .offset = WD(environment)},
+	{.name = "match", .fn = set_matchers, .offset = WD(match)},
+	{.name = "group_by", .fn = set_label_name, .offset = WD(group_by)},
 	{0},
 };
 
@@ -796,7 +793,7 @@ static const struct key_spec top_keys[] = {
 	{.name = "watchdog", .fn = set_watchdog, .offset = CFG(watchdog), .sub = watchdog_keys},
 	{.name = "heartbeat", .fn = set_heartbeat, .offset = CFG(heartbeat), .sub = heartbeat_keys},
 	{.name = "testing", .fn = cfg_set_section, .sub = testing_keys},
-	{.name = "ack_words", .fn = set_ack_words},
+	{.name = "ack_words", .fn = set_ack_words, .offset = CFG(ack_words)},
 	{0},
 };
 /* clang-format on */
@@ -863,6 +860,7 @@ static void config_free(struct config *c)
 		for (size_t j = 0; j < c->environments[i].targets.n; j++)
 			free(c->environments[i].targets.ids[j]);
 		free(c->environments[i].targets.ids);
+		regex_free(c->environments[i].ack_words);
 	}
 	free(c->environments);
 	free(c->default_environment);
@@ -893,6 +891,8 @@ static void config_free(struct config *c)
 	free(c->default_cluster);
 	free(c->watchdog.alertname);
 	free(c->watchdog.environment);
+	matcher_set_free(&c->watchdog.match);
+	free(c->watchdog.group_by);
 	free(c->heartbeat.url);
 	free(c->heartbeat.method);
 	free(c->heartbeat.token.env);
@@ -1010,16 +1010,16 @@ int64_t config_ack_timeout_s(const struct config *c, const char *environment)
 	return e ? e->ack_timeout_s : 0;
 }
 
-bool config_quiet_hours(const struct config *c, const char *environment, int *from, int *to,
-			int *tz)
+const struct quiet_hours *config_quiet_hours(const struct config *c, const char *environment)
 {
 	const struct environment *e = env_named(c, environment);
-	if (e == NULL || !e->quiet_set)
-		return false;
-	*from = e->quiet_from;
-	*to = e->quiet_to;
-	*tz = e->quiet_tz;
-	return true;
+	return e && e->quiet_set ? &e->quiet : NULL;
+}
+
+const struct regex *config_ack_words(const struct config *c, const char *environment)
+{
+	const struct environment *e = env_named(c, environment);
+	return e && e->ack_words ? e->ack_words : c->ack_words;
 }
 
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels)
@@ -1050,8 +1050,11 @@ const struct k8s_cluster *config_cluster_for(const struct config *c, const char 
 
 bool config_is_heartbeat(const struct config *c, const struct alert *a)
 {
-	return c->watchdog.enabled && a->name != NULL &&
-	       strcmp(a->name, c->watchdog.alertname) == 0;
+	if (!c->watchdog.enabled)
+		return false;
+	if (c->watchdog.match.n > 0)
+		return matcher_set_matches(&c->watchdog.match, &a->labels);
+	return a->name != NULL && strcmp(a->name, c->watchdog.alertname) == 0;
 }
 
 bool host_is_loopback(const char *host)

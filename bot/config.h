@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quiet.h"
+
 struct regex;
 
 /* One "label: pattern" condition; a rule matches when all of its matchers do. */
@@ -45,8 +47,8 @@ struct environment {
 	size_t widen_after;      /* after this many nags, nags mention the channel (<!here>); 0 = never */
 	int64_t ack_timeout_s;   /* acknowledged but untouched this long: escalated again; 0 = off */
 	bool quiet_set;          /* quiet_hours: no nags for non-critical severities … */
-	int quiet_from, quiet_to; /* … from/to minutes of the day (to exclusive; may wrap) … */
-	int quiet_tz;            /* … in UTC + quiet_tz minutes */
+	struct quiet_hours quiet; /* … in this window of local time */
+	struct regex *ack_words; /* owned or NULL: the top-level ack_words */
 	int line;
 };
 
@@ -99,7 +101,9 @@ struct k8s_cluster {
 struct watchdog_config {
 	bool configured;   /* the section is present: armed from start-up */
 	bool enabled;      /* false: heartbeat alerts are ordinary alerts, no switch */
-	char *alertname;   /* owned; "Watchdog" by default */
+	char *alertname;   /* owned; "Watchdog" by default (also the name messages use) */
+	struct matcher_set match; /* when set, the heartbeat is what matches it, not alertname */
+	char *group_by;    /* owned or NULL: one switch per value of this label (else one) */
 	int64_t timeout_s; /* silence longer than this raises the alarm; 600 by default */
 	char *environment; /* owned; of the synthetic alert; "production" by default */
 };
@@ -182,11 +186,10 @@ int64_t config_nag_interval_s(const struct config *c, const char *environment);
 size_t config_max_nags(const struct config *c, const char *environment);
 size_t config_widen_after(const struct config *c, const char *environment);
 int64_t config_ack_timeout_s(const struct config *c, const char *environment);
-/* quiet_hours of environment: true with from/to/tz (minutes) set, or false. */
-bool config_quiet_hours(const struct config *c, const char *environment, int *from, int *to,
-			int *tz);
-/* Parses "22:00-07:00", "22:00-07:00 UTC", "22:00-07:00 +02:00". 0 or -1. */
-int config_parse_quiet_hours(const char *s, int *from, int *to, int *tz);
+/* quiet_hours of environment, or NULL when it has none. Borrowed. */
+const struct quiet_hours *config_quiet_hours(const struct config *c, const char *environment);
+/* The ack_words of environment (its own, else the top-level ones; NULL: the defaults). */
+const struct regex *config_ack_words(const struct config *c, const char *environment);
 /* The first noise rule matching labels, or NULL. Borrowed. */
 const struct noise_rule *config_noise_for(const struct config *c, const struct kv_list *labels);
 /* True when every matcher in s matches (a missing label is matched as ""). */
@@ -199,7 +202,7 @@ bool matcher_set_matches(const struct matcher_set *s, const struct kv_list *labe
  */
 const struct k8s_cluster *config_cluster_for(const struct config *c, const char *cluster_label);
 
-/* True when a (firing or resolved) is the watchdog's heartbeat alert. */
+/* True when a (firing or resolved) is a watchdog heartbeat (watchdog.match, else alertname). */
 struct alert;
 bool config_is_heartbeat(const struct config *c, const struct alert *a);
 

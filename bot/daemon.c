@@ -434,7 +434,7 @@ int daemon_healthz(struct daemon *d, struct buf *out)
 	buf_puts(out, "}");
 	if (d->cfg->watchdog.enabled) {
 		int64_t last = 0;
-		int found = watch_last_heartbeat(d->store, d->cfg->watchdog.alertname, &last, NULL, 0);
+		int found = watch_last_heartbeat(d->store, NULL, &last, NULL, 0);
 		bool armed = found > 0 || d->cfg->watchdog.configured;
 		int64_t since = found > 0 ? last : d->metrics.started_ms;
 		buf_puts(out, ",\"watchdog\":{\"alertname\":");

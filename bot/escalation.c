@@ -8,6 +8,7 @@
 #include "config.h"
 #include "human.h"
 #include "log.h"
+#include "quiet.h"
 #include "regex.h"
 #include "store.h"
 #include "util.h"
@@ -92,8 +93,8 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 {
 	int64_t interval = config_nag_interval_s(cfg, environment) * 1000;
 	const struct slack_user_list *t = config_targets(cfg, environment);
+	const struct quiet_hours *q = config_quiet_hours(cfg, environment);
 	char targets[512] = "";
-	int qfrom, qto, qtz;
 	sqlite3_stmt *st;
 
 	for (size_t i = 0, used = 0; i < t->n; i++) {
@@ -105,10 +106,10 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 	}
 	st = prep(s, "INSERT OR REPLACE INTO escalations (incident_id, environment, targets,"
 		     " level, nags, interval_ms, max_nags, widen_after, ack_timeout_ms, quiet_from,"
-		     " quiet_to, quiet_tz, next_nag_at,"
+		     " quiet_to, quiet_tz, quiet_zone, next_nag_at,"
 		     " started_at, last_nag_at, last_alert_count, last_firing, acked_by, acked_at,"
 		     " snoozed_until, state, updated_at)"
-		     " SELECT ?1, ?2, ?3, 0, 0, ?4, ?5, ?7, ?8, ?9, ?10, ?11,"
+		     " SELECT ?1, ?2, ?3, 0, 0, ?4, ?5, ?7, ?8, ?9, ?10, ?11, ?12,"
 		     " CASE WHEN ?4 > 0 THEN ?6 + ?4 END,"
 		     " ?6, NULL, alert_count,"
 		     " (SELECT count(*) FROM incident_members WHERE incident_id = ?1 AND"
@@ -124,15 +125,12 @@ int escalation_start(struct store *s, const struct config *cfg, int64_t id, cons
 	sqlite3_bind_int64(st, 6, now);
 	sqlite3_bind_int64(st, 7, (int64_t)config_widen_after(cfg, environment));
 	sqlite3_bind_int64(st, 8, config_ack_timeout_s(cfg, environment) * 1000);
-	if (config_quiet_hours(cfg, environment, &qfrom, &qto, &qtz)) {
-		sqlite3_bind_int(st, 9, qfrom);
-		sqlite3_bind_int(st, 10, qto);
-		sqlite3_bind_int(st, 11, qtz);
-	} else {
-		sqlite3_bind_int(st, 9, -1);
-		sqlite3_bind_int(st, 10, -1);
-		sqlite3_bind_int(st, 11, 0);
-	}
+	/* The window goes into the row, zone included: a restart computes the same. */
+	sqlite3_bind_int(st, 9, q ? q->from : -1);
+	sqlite3_bind_int(st, 10, q ? q->to : -1);
+	sqlite3_bind_int(st, 11, q ? q->offset : 0);
+	if (q != NULL && q->zone[0] != '\0')
+		store_bind_text(st, 12, q->zone);
 	if (done(st) < 0)
 		return snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(s))), -1;
 	if (interval > 0)
@@ -309,7 +307,7 @@ static void age(int64_t ms, char *out, size_t outlen)
 struct due_row {
 	int64_t id, nags, interval, max_nags, started, last_count, last_firing, alert_count;
 	int64_t widen_after, acked_at;
-	int quiet_from, quiet_to, quiet_tz;
+	struct quiet_hours quiet;
 	bool critical;
 	char targets[512], state[32], resolved_by[64], esc_state[16], acked_by[64];
 };
@@ -421,7 +419,7 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 	       " e.last_alert_count, e.last_firing, i.alert_count, e.targets, i.state,"
 	       " coalesce(i.resolved_by, ''), e.widen_after, e.state, coalesce(e.acked_by, ''),"
 	       " coalesce(e.acked_at, 0), e.quiet_from, e.quiet_to, e.quiet_tz,"
-	       " i.severity = 'critical'"
+	       " i.severity = 'critical', coalesce(e.quiet_zone, '')"
 	       " FROM escalations e JOIN incidents i ON i.id = e.incident_id"
 	       " WHERE e.state IN ('active', 'acked') AND e.next_nag_at IS NOT NULL"
 	       " AND e.next_nag_at <= ?"
@@ -450,10 +448,11 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		strlcpy0(r->esc_state, store_col_text(st, 12), sizeof(r->esc_state));
 		strlcpy0(r->acked_by, store_col_text(st, 13), sizeof(r->acked_by));
 		r->acked_at = sqlite3_column_int64(st, 14);
-		r->quiet_from = sqlite3_column_int(st, 15);
-		r->quiet_to = sqlite3_column_int(st, 16);
-		r->quiet_tz = sqlite3_column_int(st, 17);
+		r->quiet.from = sqlite3_column_int(st, 15);
+		r->quiet.to = sqlite3_column_int(st, 16);
+		r->quiet.offset = sqlite3_column_int(st, 17);
 		r->critical = sqlite3_column_int(st, 18) != 0;
+		strlcpy0(r->quiet.zone, store_col_text(st, 19), sizeof(r->quiet.zone));
 	}
 	sqlite3_finalize(st);
 	for (int i = 0; i < n; i++) {
@@ -492,9 +491,8 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 			continue;
 		}
 		/* Quiet hours hold non-critical nags until they end (then one nag). */
-		if (!r->critical && r->quiet_from >= 0) {
-			int64_t until =
-			    escalation_quiet_until(now, r->quiet_from, r->quiet_to, r->quiet_tz);
+		if (!r->critical && r->quiet.from >= 0) {
+			int64_t until = quiet_until(&r->quiet, now);
 			if (until > 0) {
 				st =
 				    prep(s, "UPDATE escalations SET next_nag_at = ?, updated_at = ?"
@@ -540,16 +538,6 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		log_info("event=nag incident=%lld nag=%lld", (long long)r->id, (long long)nag);
 	}
 	return n;
-}
-
-int64_t escalation_quiet_until(int64_t now, int from, int to, int tz)
-{
-	int64_t minute = now / 60000 + tz;
-	int m = (int)(((minute % 1440) + 1440) % 1440);
-	bool in = from < to ? (m >= from && m < to) : (m >= from || m < to);
-	if (from < 0 || to < 0 || from == to || !in)
-		return 0;
-	return (now / 60000 + (to - m + 1440) % 1440) * 60000;
 }
 
 int64_t escalation_next_due(struct store *s)

@@ -71,13 +71,6 @@ void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size
 int escalation_run_due(struct store *s, const struct config *cfg, const char *const *channels,
 		       size_t n_channels, int64_t now, char *err, size_t errlen);
 
-/*
- * When now falls in the quiet hours from-to (minutes of the day, to
- * exclusive, may wrap midnight) of time zone UTC+tz minutes: the end of
- * them (ms); else 0.
- */
-int64_t escalation_quiet_until(int64_t now, int from, int to, int tz);
-
 /* The earliest next nag of an active escalation, or INT64_MAX. */
 int64_t escalation_next_due(struct store *s);
 

@@ -196,3 +196,15 @@ void fingerprint_alert(const struct fingerprinter *fp, const char *const *labels
 	buf_release(&b);
 	free(sorted);
 }
+
+void fingerprint_salt(struct alert *a, const char *salt)
+{
+	struct buf b;
+
+	if (salt == NULL || *salt == '\0')
+		return;
+	buf_init(&b, 0);
+	buf_printf(&b, "%s\nsalt=%s", a->fingerprint, salt);
+	sha256_hex(b.data, b.len, a->fingerprint);
+	buf_release(&b);
+}

@@ -34,4 +34,10 @@ char *fingerprint_normalise_every_rule(const struct fingerprinter *fp, const cha
 void fingerprint_alert(const struct fingerprinter *fp, const char *const *labels, size_t n,
 		       struct alert *a);
 
+/*
+ * Hashes salt into a->fingerprint (set before): alerts otherwise alike, such
+ * as one dead man's switch per cluster, get their own. "" or NULL: unchanged.
+ */
+void fingerprint_salt(struct alert *a, const char *salt);
+
 #endif

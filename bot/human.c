@@ -11,6 +11,7 @@
 #include "config.h"
 #include "escalation.h"
 #include "followup.h"
+#include "mention.h"
 
 #include "outbox.h"
 #include "render.h"
@@ -63,16 +64,19 @@ static int record_key(struct store *s, const char *key, const char *channel, int
 	return sqlite3_changes(store_db(s)) > 0 ? 1 : 0;
 }
 
-/* The incident's state into out; 0, or -1 when there is no such incident. */
-static int incident_state(struct store *s, int64_t id, char *out, size_t outlen)
+/* The incident's state and environment (env: ENV_MAX); 0, or -1 when there is no such incident. */
+#define ENV_MAX 64
+static int incident_state(struct store *s, int64_t id, char *out, size_t outlen, char *env)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_STATE, "SELECT state FROM incidents WHERE id = ?");
+	sqlite3_stmt *st =
+	    store_stmt(s, ST_STATE, "SELECT state, environment FROM incidents WHERE id = ?");
 	int rc = -1;
 	if (st == NULL || id <= 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		strlcpy0(out, store_col_text(st, 0), outlen);
+		strlcpy0(env, store_col_text(st, 1), ENV_MAX);
 		rc = 0;
 	}
 	sqlite3_reset(st);
@@ -95,37 +99,64 @@ static int64_t parse_incident(const char *s)
 	return v;
 }
 
-int human_reply(struct store *s, int64_t id, const char *text, const char *const *channels,
-		 size_t n, int64_t now, char *err, size_t errlen)
+/* A short reply's message JSON (kind "human"): what every one carries. Returns owned. */
+static cJSON *reply_message(const char *text)
 {
-	struct incident_view v;
 	cJSON *m = cJSON_CreateObject();
-	char *headline, *body;
-	int rc;
 
-	if (triage_load_view(s, id, &v) < 0) {
-		cJSON_Delete(m);
-		return snprintf(err, errlen, "incident %lld vanished", (long long)id), -1;
-	}
-	headline = render_headline(&v);
 	cJSON_AddStringToObject(m, "kind", "human");
-	cJSON_AddNumberToObject(m, "incident", (double)id);
-	cJSON_AddStringToObject(m, "headline", headline);
 	cJSON_AddStringToObject(m, "text", text);
 	cJSON_AddItemToObject(m, "bullets", cJSON_CreateArray());
 	cJSON_AddNullToObject(m, "command");
 	cJSON_AddItemToObject(m, "buttons", cJSON_CreateArray());
-	cJSON_AddStringToObject(m, "state", v.state);
-	cJSON_AddStringToObject(m, "severity", v.severity);
-	cJSON_AddStringToObject(m, "environment", v.environment);
 	cJSON_AddBoolToObject(m, "thread_start", false);
-	triage_view_release(s);
-	free(headline);
-	body = cJSON_PrintUnformatted(m);
+	return m;
+}
+
+/* Queues m (taken) about incident id (0: none) for channels[0..n). 0 or -1 with err. */
+static int enqueue_message(struct store *s, int64_t id, cJSON *m, const char *const *channels,
+			   size_t n, int64_t now, char *err, size_t errlen)
+{
+	char *body = cJSON_PrintUnformatted(m);
+	int rc;
+
 	cJSON_Delete(m);
 	rc = outbox_enqueue(s, id, "human", body, channels, n, now, err, errlen);
 	free(body);
 	return rc;
+}
+
+int human_reply(struct store *s, int64_t id, const char *text, const char *const *channels,
+		size_t n, int64_t now, char *err, size_t errlen)
+{
+	struct incident_view v;
+	cJSON *m;
+	char *headline;
+
+	if (triage_load_view(s, id, &v) < 0)
+		return snprintf(err, errlen, "incident %lld vanished", (long long)id), -1;
+	headline = render_headline(&v);
+	m = reply_message(text);
+	cJSON_AddNumberToObject(m, "incident", (double)id);
+	cJSON_AddStringToObject(m, "headline", headline);
+	cJSON_AddStringToObject(m, "state", v.state);
+	cJSON_AddStringToObject(m, "severity", v.severity);
+	cJSON_AddStringToObject(m, "environment", v.environment);
+	triage_view_release(s);
+	free(headline);
+	return enqueue_message(s, id, m, channels, n, now, err, errlen);
+}
+
+/* A reply about no incident, threaded under ev's message (reply_to: its ref), on its channel. */
+static int reply_under(struct store *s, const struct human_event *ev, const char *text,
+		       int64_t now, char *err, size_t errlen)
+{
+	const char *only[1] = {ev->channel};
+	cJSON *m = reply_message(text);
+
+	cJSON_AddStringToObject(m, "headline", "nightshift"); /* for the notification */
+	cJSON_AddStringToObject(m, "reply_to", ev->ref ? ev->ref : "");
+	return enqueue_message(s, 0, m, only, 1, now, err, errlen);
 }
 
 static int exec_update(struct store *s, int slot, const char *sql, int64_t id, const char *user,
@@ -344,13 +375,13 @@ int human_event_apply(struct store *s, const struct config *cfg, const struct hu
 		      size_t n_channels, int64_t now_ms, char *note, size_t notelen, char *err,
 		      size_t errlen)
 {
-	char state[32] = "", text[512] = "";
-	const char *who = ev->user_label ? ev->user_label : ev->user;
+	char state[32] = "", text[2048] = "", env[ENV_MAX] = "", routed[512];
+	const char *who = ev->user_label ? ev->user_label : ev->user, *cmd_text = ev->text;
 	int64_t id = ev->incident_id;
 	int result = HUMAN_STORED;
 	const char *action = ev->action;
 	struct command cmd = {0};
-	bool text_kind, only_me = false;
+	bool text_kind, only_me = false, which = false;
 	sqlite3_stmt *st;
 
 	note[0] = '\0';
@@ -367,7 +398,18 @@ int human_event_apply(struct store *s, const struct config *cfg, const struct hu
 		return HUMAN_IGNORED;
 	if (id == 0)
 		id = parse_incident(ev->claimed_incident);
-	if (id != 0 && incident_state(s, id, state, sizeof(state)) < 0) {
+	if (id == 0 && action == NULL && strcmp(ev->kind, "mention") == 0) {
+		/* A mention outside a thread: the incident it names, or the only open one. */
+		id = mention_route(s, cfg ? cfg->ack_words : NULL, ev->text, now_ms, routed,
+				   sizeof(routed), text, sizeof(text));
+		if (id < 0)
+			return snprintf(err, errlen, "mention: %s", sqlite3_errmsg(store_db(s))), -1;
+		cmd_text = routed;
+		which = id == 0 && text[0] != '\0';
+		if (which)
+			snprintf(note, notelen, "which incident");
+	}
+	if (id != 0 && incident_state(s, id, state, sizeof(state), env) < 0) {
 		snprintf(note, notelen, "unknown incident %.20s",
 			 ev->claimed_incident ? ev->claimed_incident : "");
 		id = 0;
@@ -379,7 +421,7 @@ int human_event_apply(struct store *s, const struct config *cfg, const struct hu
 	 */
 	text_kind = strcmp(ev->kind, "message") == 0 || strcmp(ev->kind, "mention") == 0;
 	if (action == NULL && id != 0 && text_kind) {
-		command_parse(ev->text, cfg ? cfg->ack_words : NULL, &cmd);
+		command_parse(cmd_text, cfg ? config_ack_words(cfg, env) : NULL, &cmd);
 		action = command_name(cmd.kind);
 	}
 	if (action == NULL && id != 0 && strcmp(ev->kind, "reaction") == 0 &&
@@ -452,6 +494,8 @@ int human_event_apply(struct store *s, const struct config *cfg, const struct hu
 	sqlite3_bind_int64(st, 10, now_ms);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return snprintf(err, errlen, "human_events: %s", sqlite3_errmsg(store_db(s))), -1;
+	if (which)
+		return reply_under(s, ev, text, now_ms, err, errlen) < 0 ? -1 : result;
 	if (text[0] != '\0') {
 		/* A refusal is for the one who clicked; an action's outcome is for everyone. */
 		const char *only[1] = {ev->channel};

@@ -240,6 +240,14 @@ static const char *const migrations[] = {
 	"  updated_at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX escalations_due ON escalations(state, next_nag_at);",
+	/* 6: quiet hours in a named time zone (DST follows the tz database); NULL: quiet_tz … */
+	"ALTER TABLE escalations ADD COLUMN quiet_zone TEXT;"
+	/* … and the dead man's switch a stored heartbeat belongs to (watchdog.group_by value,
+	 * '' for the one switch); NULL for every other alert. */
+	"ALTER TABLE alerts ADD COLUMN heartbeat TEXT;"
+	"UPDATE alerts SET heartbeat = '' WHERE incident_id IS NULL AND alertname = 'Watchdog'"
+	"  AND status = 'firing';"
+	"CREATE INDEX alerts_by_heartbeat ON alerts(heartbeat, id) WHERE heartbeat IS NOT NULL;",
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,

@@ -519,35 +519,22 @@ static int triage_resolved(struct triage_ctx *ctx, struct alert *a, int found,
 }
 
 /*
- * The watchdog's heartbeat: stored without an incident (the newest firing one
- * is when the pipeline last spoke, see watch_last_heartbeat), older ones of
- * the same name pruned; a firing one ends a silence incident.
+ * The watchdog's heartbeat: stored without an incident, marked as its
+ * switch's (the newest firing one is when the pipeline last spoke, see
+ * watch_last_heartbeat), older ones of that switch pruned; a firing one ends
+ * the switch's silence incident.
  */
 static int triage_heartbeat(struct triage_ctx *ctx, struct alert *a, struct triage_outcome *out,
 			    char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
 	out->action = TRIAGE_HEARTBEAT;
 	if (ctx->dry_run)
 		return 0;
-	if (insert_alert(ctx, a, 0, &out->alert_id, err, errlen) < 0)
+	if (insert_alert(ctx, a, 0, &out->alert_id, err, errlen) < 0 ||
+	    watch_heartbeat_stored(ctx, a, out->alert_id, err, errlen) < 0)
 		return -1;
 	if (a->status != ALERT_FIRING)
 		return 0; /* a resolved Watchdog trips nothing: silence is judged by time */
-	/* Not cached: statement slots are shared by every file that uses the store. */
-	if (sqlite3_prepare_v2(store_db(ctx->store),
-			       "DELETE FROM alerts WHERE incident_id IS NULL AND alertname = ?"
-			       " AND id < ?",
-			       -1, &st, NULL) != SQLITE_OK)
-		return snprintf(err, errlen, "cannot prepare heartbeat prune"), -1;
-	store_bind_text(st, 1, a->name);
-	sqlite3_bind_int64(st, 2, out->alert_id);
-	rc = step_done(ctx, st, err, errlen);
-	sqlite3_finalize(st);
-	if (rc < 0)
-		return -1;
 	return watch_pipeline_back(ctx, a, &out->incident_id, err, errlen);
 }
 
@@ -571,6 +558,7 @@ int triage_alert(struct triage_ctx *ctx, struct alert *a, struct triage_outcome 
 		a->environment = xstrdup(ctx->environment);
 		fingerprint_alert(ctx->fp, (const char *const *)ctx->cfg->fingerprint_labels,
 				  ctx->cfg->n_fingerprint_labels, a);
+		fingerprint_salt(a, ctx->fingerprint_salt);
 	} else if (!ctx->prepared) {
 		triage_prepare(ctx->cfg, ctx->fp, a);
 	}

@@ -45,6 +45,7 @@ struct triage_ctx {
 	const char *environment;          /* set: the alert's environment (synthetic alerts) */
 	const char *resolve_note;         /* set: a line added to the "resolved" post */
 	bool prepared;                    /* the alerts went through triage_prepare() with cfg */
+	const char *fingerprint_salt;     /* set (synthetic alerts): hashed into the fingerprint */
 };
 
 struct triage_outcome {

@@ -27,7 +27,13 @@
 #define HB_TIMEOUT_MS	10000
 #define HB_LOG_EVERY_MS (5 * 60 * 1000) /* one failure line per 5 min at most */
 
-int watch_last_heartbeat(struct store *s, const char *alertname, int64_t *at_ms, char *source,
+void watch_key(const struct config *c, const struct alert *hb, char *out, size_t outlen)
+{
+	const char *v = c->watchdog.group_by ? kv_list_get(&hb->labels, c->watchdog.group_by) : NULL;
+	strlcpy0(out, v ? v : "", outlen);
+}
+
+int watch_last_heartbeat(struct store *s, const char *key, int64_t *at_ms, char *source,
 			 size_t srclen)
 {
 	sqlite3_stmt *st = NULL;
@@ -35,11 +41,12 @@ int watch_last_heartbeat(struct store *s, const char *alertname, int64_t *at_ms,
 
 	/* Not cached: the statement slots are shared by every file using the store. */
 	if (sqlite3_prepare_v2(store_db(s),
-			       "SELECT received_at, source FROM alerts WHERE incident_id IS NULL"
-			       " AND alertname = ? AND status = 'firing' ORDER BY id DESC LIMIT 1",
+			       "SELECT received_at, source FROM alerts WHERE heartbeat IS NOT NULL"
+			       " AND (?1 IS NULL OR heartbeat = ?1) AND status = 'firing'"
+			       " ORDER BY id DESC LIMIT 1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	store_bind_text(st, 1, alertname);
+	store_bind_text(st, 1, key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*at_ms = sqlite3_column_int64(st, 0);
@@ -51,6 +58,39 @@ int watch_last_heartbeat(struct store *s, const char *alertname, int64_t *at_ms,
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* Runs sql (?1 the key, ?2 the alert id) on the store; 0 or -1 with err. */
+static int key_exec(struct store *s, const char *sql, const char *key, int64_t id, char *err,
+		    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return snprintf(err, errlen, "heartbeat: %s", sqlite3_errmsg(store_db(s))), -1;
+	store_bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	if (rc < 0)
+		snprintf(err, errlen, "heartbeat: %s", sqlite3_errmsg(store_db(s)));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int watch_heartbeat_stored(struct triage_ctx *ctx, const struct alert *hb, int64_t alert_id,
+			   char *err, size_t errlen)
+{
+	char key[WATCH_KEY_MAX];
+
+	watch_key(ctx->cfg, hb, key, sizeof(key));
+	if (key_exec(ctx->store, "UPDATE alerts SET heartbeat = ?1 WHERE id = ?2", key, alert_id,
+		     err, errlen) < 0)
+		return -1;
+	if (hb->status != ALERT_FIRING)
+		return 0; /* a resolved Watchdog trips nothing: silence is judged by time */
+	return key_exec(ctx->store, "DELETE FROM alerts WHERE heartbeat = ?1 AND id < ?2", key,
+			alert_id, err, errlen);
 }
 
 static void iso_time(int64_t ms, char *out, size_t outlen)
@@ -93,9 +133,10 @@ static const char *pretty_source(const char *s)
  * change during one silence, so raise and resolve meet the same incident.
  */
 static void silent_alert(struct alert *a, const struct config *c, enum alert_status status,
-			 int64_t last_ms, int64_t armed_ms, const char *source, int64_t now)
+			 int64_t last_ms, int64_t armed_ms, const char *source, const char *key,
+			 int64_t now)
 {
-	char since[32], span[32], text[512], fp[160];
+	char since[32], span[32], text[512], fp[300], srcbuf[200];
 	const char *src = pretty_source(source ? source : "");
 	const char *name = c->watchdog.alertname;
 	int64_t from = last_ms ? last_ms : armed_ms;
@@ -114,6 +155,13 @@ static void silent_alert(struct alert *a, const struct config *c, enum alert_sta
 	kv_list_set(&a->labels, "silent_since", since);
 	kv_list_set(&a->labels, "silent_for", span);
 	kv_list_set(&a->labels, "generated_by", "nightshift");
+	if (key[0] != '\0') {
+		/* One switch of several: say which, and carry its label (e.g. cluster). */
+		kv_list_set(&a->labels, c->watchdog.group_by, key);
+		snprintf(srcbuf, sizeof(srcbuf), "%s (%s=%s)", src, c->watchdog.group_by, key);
+		src = srcbuf;
+		kv_list_set(&a->labels, "heartbeat_source", src);
+	}
 	if (status == ALERT_FIRING) {
 		if (last_ms)
 			snprintf(text, sizeof(text),
@@ -141,7 +189,7 @@ static void silent_alert(struct alert *a, const struct config *c, enum alert_sta
 	a->workload = xstrdup("");
 	a->starts_at_ms = from;
 	a->ends_at_ms = status == ALERT_RESOLVED ? now : 0;
-	snprintf(fp, sizeof(fp), "nightshift/watchdog/%s", name);
+	snprintf(fp, sizeof(fp), "nightshift/watchdog/%s%s%s", name, key[0] ? "/" : "", key);
 	a->source_fingerprint = xstrdup(fp);
 	a->group_key = xstrdup("");
 	a->generator_url = xstrdup("");
@@ -185,10 +233,12 @@ static int silent_incident(struct triage_ctx *ctx, const char *fingerprint, int6
 	return rc;
 }
 
-static void fingerprint_of(struct triage_ctx *ctx, struct alert *a)
+/* The silence alert's fingerprint, salted with the switch's key as triage will (sub). */
+static void fingerprint_of(struct triage_ctx *ctx, struct alert *a, const char *key)
 {
 	fingerprint_alert(ctx->fp, (const char *const *)ctx->cfg->fingerprint_labels,
 			  ctx->cfg->n_fingerprint_labels, a);
+	fingerprint_salt(a, key);
 }
 
 int watch_pipeline_back(struct triage_ctx *ctx, const struct alert *hb, int64_t *incident,
@@ -197,14 +247,15 @@ int watch_pipeline_back(struct triage_ctx *ctx, const struct alert *hb, int64_t 
 	struct alert a;
 	struct triage_outcome o;
 	struct triage_ctx sub = *ctx;
-	char state[16] = "";
+	char state[16] = "", key[WATCH_KEY_MAX];
 	int64_t id = 0, resolved_at = 0;
 	int found, rc = 0;
 
 	*incident = 0;
+	watch_key(ctx->cfg, hb, key, sizeof(key));
 	silent_alert(&a, ctx->cfg, ALERT_RESOLVED, ctx->now_ms, ctx->now_ms,
-		     alert_source_name(hb->source), ctx->now_ms);
-	fingerprint_of(ctx, &a);
+		     alert_source_name(hb->source), key, ctx->now_ms);
+	fingerprint_of(ctx, &a, key);
 	found = silent_incident(ctx, a.fingerprint, &id, state, sizeof(state), &resolved_at);
 	if (found < 0) {
 		alert_free(&a);
@@ -212,21 +263,24 @@ int watch_pipeline_back(struct triage_ctx *ctx, const struct alert *hb, int64_t 
 	}
 	if (found && strcmp(state, "resolved") != 0) {
 		sub.environment = ctx->cfg->watchdog.environment;
+		sub.fingerprint_salt = key;
 		sub.resolve_note = "The monitoring pipeline is back: the heartbeat arrived again";
 		rc = triage_alert(&sub, &a, &o, err, errlen);
 		if (rc == 0 && o.action == TRIAGE_RESOLVED) {
 			*incident = o.incident_id;
-			log_info("incident=%lld event=pipeline_back heartbeat=%s source=%s",
+			log_info("incident=%lld event=pipeline_back heartbeat=%s source=%s "
+				 "switch=\"%s\"",
 				 (long long)o.incident_id, ctx->cfg->watchdog.alertname,
-				 alert_source_name(hb->source));
+				 alert_source_name(hb->source), key);
 		}
 	}
 	alert_free(&a);
 	return rc;
 }
 
-int watch_check(struct triage_ctx *ctx, int64_t started_ms, bool *raised,
-		struct triage_outcome *out, char *err, size_t errlen)
+/* The silence check of one switch (key; "" the only one); as watch_check. */
+static int check_switch(struct triage_ctx *ctx, const char *key, int64_t started_ms,
+			bool *raised, struct triage_outcome *out, char *err, size_t errlen)
 {
 	const struct watchdog_config *w = &ctx->cfg->watchdog;
 	struct alert a;
@@ -236,21 +290,16 @@ int watch_check(struct triage_ctx *ctx, int64_t started_ms, bool *raised,
 	int found, rc;
 	bool seen;
 
-	memset(out, 0, sizeof(*out));
-	*raised = false;
-	if (!w->enabled)
-		return 0;
-	found = watch_last_heartbeat(ctx->store, w->alertname, &last, source, sizeof(source));
+	found = watch_last_heartbeat(ctx->store, key, &last, source, sizeof(source));
 	if (found < 0)
 		return snprintf(err, errlen, "cannot read the last heartbeat"), -1;
-	if (!found && !w->configured)
-		return 0; /* not armed: no heartbeat route seen yet */
 	seen = found == 1;
 	since = seen ? last : started_ms;
 	if (ctx->now_ms - since < w->timeout_s * 1000)
 		return 0;
-	silent_alert(&a, ctx->cfg, ALERT_FIRING, seen ? last : 0, started_ms, source, ctx->now_ms);
-	fingerprint_of(ctx, &a);
+	silent_alert(&a, ctx->cfg, ALERT_FIRING, seen ? last : 0, started_ms, source, key,
+		     ctx->now_ms);
+	fingerprint_of(ctx, &a, key);
 	found = silent_incident(ctx, a.fingerprint, &id, state, sizeof(state), &resolved_at);
 	/* Raised already for this silence: open, or resolved (by a human) since it began. */
 	if (found < 0 || (found && (strcmp(state, "resolved") != 0 || resolved_at > since))) {
@@ -260,17 +309,67 @@ int watch_check(struct triage_ctx *ctx, int64_t started_ms, bool *raised,
 			   : 0;
 	}
 	sub.environment = w->environment;
+	sub.fingerprint_salt = key;
 	rc = triage_alert(&sub, &a, out, err, errlen);
 	if (rc == 0) {
 		*raised = true;
-		log_warnx("incident=%lld event=pipeline_silent heartbeat=%s last_seen=%s "
-			  "timeout_s=%lld",
-			  (long long)out->incident_id, w->alertname,
+		log_warnx("incident=%lld event=pipeline_silent heartbeat=%s switch=\"%s\" "
+			  "last_seen=%s timeout_s=%lld",
+			  (long long)out->incident_id, w->alertname, key,
 			  seen ? kv_list_get(&a.labels, "silent_since") : "never",
 			  (long long)w->timeout_s);
 	}
 	alert_free(&a);
 	return rc;
+}
+
+/* The switches heard from (their keys, sorted) into keys; how many, or -1. */
+static int known_switches(struct store *s, char (*keys)[WATCH_KEY_MAX], int max)
+{
+	sqlite3_stmt *st = NULL;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(store_db(s),
+			       "SELECT DISTINCT heartbeat FROM alerts WHERE heartbeat IS NOT NULL"
+			       " AND status = 'firing' ORDER BY heartbeat LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int(st, 1, max);
+	while (n < max && sqlite3_step(st) == SQLITE_ROW)
+		strlcpy0(keys[n++], store_col_text(st, 0), WATCH_KEY_MAX);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int watch_check(struct triage_ctx *ctx, int64_t started_ms, bool *raised,
+		struct triage_outcome *out, char *err, size_t errlen)
+{
+	char keys[WATCH_MAX_SWITCHES][WATCH_KEY_MAX];
+	struct triage_outcome one;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	*raised = false;
+	if (!ctx->cfg->watchdog.enabled)
+		return 0;
+	n = known_switches(ctx->store, keys, WATCH_MAX_SWITCHES);
+	if (n < 0)
+		return snprintf(err, errlen, "cannot read the heartbeats"), -1;
+	if (n == 0 && !ctx->cfg->watchdog.configured)
+		return 0; /* not armed: no heartbeat route seen yet */
+	if (n == 0)
+		keys[n++][0] = '\0'; /* configured, never heard: silent since the start */
+	for (int i = 0; i < n; i++) {
+		bool one_raised = false;
+		memset(&one, 0, sizeof(one));
+		if (check_switch(ctx, keys[i], started_ms, &one_raised, &one, err, errlen) < 0)
+			return -1;
+		/* Several may be raised at once: the caller learns of one opened. */
+		if (one_raised && (!*raised || one.action == TRIAGE_OPENED))
+			*out = one;
+		*raised = *raised || one_raised;
+	}
+	return 0;
 }
 
 /* ---- loop side ---- */

@@ -3,7 +3,10 @@
  * and nightshift's own heartbeat.
  *
  * Dead man's switch: the always-firing heartbeat alert (watchdog.alertname,
- * Alertmanager's Watchdog by default) never opens an incident. Triage stores
+ * Alertmanager's Watchdog by default, or whatever matches watchdog.match)
+ * never opens an incident. With watchdog.group_by (e.g. cluster, one
+ * Alertmanager each) every value of that label is a switch of its own, armed
+ * once its first heartbeat arrived, with its own silence incident. Triage stores
  * it without one and prunes the older ones, so the newest firing row in
  * alerts is when the pipeline last spoke; it survives a restart. Once a
  * second the loop submits a writer job that, inside the writer's
@@ -49,12 +52,29 @@ struct watch_state {
 	uint64_t hb_unlogged;	    /* failures not logged since */
 };
 
+#define WATCH_KEY_MAX	   128 /* a switch's key (a label value) is cut to this */
+#define WATCH_MAX_SWITCHES 64  /* switches checked (one per watchdog.group_by value) */
+
 /*
- * When the newest firing heartbeat named alertname arrived (*at_ms) and from
- * which source (alert_source_name). 1 found, 0 never, -1 on a store error.
+ * The switch heartbeat hb belongs to: the value of its watchdog.group_by
+ * label ("" without group_by, or when hb lacks the label).
  */
-int watch_last_heartbeat(struct store *s, const char *alertname, int64_t *at_ms, char *source,
+void watch_key(const struct config *c, const struct alert *hb, char *out, size_t outlen);
+
+/*
+ * When the newest firing heartbeat of switch key (NULL: of any switch)
+ * arrived (*at_ms) and from which source (alert_source_name). 1 found, 0
+ * never, -1 on a store error.
+ */
+int watch_last_heartbeat(struct store *s, const char *key, int64_t *at_ms, char *source,
 			 size_t srclen);
+
+/*
+ * Writer thread, from triage: heartbeat hb was stored as alert_id; marks it
+ * as its switch's and, when firing, prunes that switch's older ones. 0 or -1.
+ */
+int watch_heartbeat_stored(struct triage_ctx *ctx, const struct alert *hb, int64_t alert_id,
+			   char *err, size_t errlen);
 
 /*
  * Writer thread, from triage: heartbeat hb (firing) arrived; resolves an open

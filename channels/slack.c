@@ -604,6 +604,23 @@ static size_t storm_size(struct slack *s, struct slack_item *it, int64_t now)
 	return n;
 }
 
+/*
+ * A reply about no incident with reply_to "C123:1712345678.000100" (the ref of
+ * a message, as slack_events.c writes it) goes in that message's thread.
+ */
+static void reply_under(cJSON *o, const char *reply_to)
+{
+	const char *colon = reply_to ? strchr(reply_to, ':') : NULL;
+	char chan[64];
+
+	if (colon == NULL || colon == reply_to || colon[1] == '\0' ||
+	    (size_t)(colon - reply_to) >= sizeof(chan))
+		return;
+	snprintf(chan, sizeof(chan), "%.*s", (int)(colon - reply_to), reply_to);
+	cJSON_ReplaceItemInObjectCaseSensitive(o, "channel", cJSON_CreateString(chan));
+	cJSON_AddStringToObject(o, "thread_ts", colon + 1);
+}
+
 static void dispatch(struct slack *s, struct slack_item *it)
 {
 	struct slack_thread *t = slack_thread_of(s, it->incident_id);
@@ -618,6 +635,8 @@ static void dispatch(struct slack *s, struct slack_item *it)
 	cJSON_AddStringToObject(o, "channel", s->channel_id);
 	if (t != NULL && !own)
 		cJSON_AddStringToObject(o, "thread_ts", t->ts);
+	else if (it->incident_id == 0)
+		reply_under(o, jstr(it->msg, "reply_to"));
 	it->root = opens;
 	cJSON_AddBoolToObject(o, "unfurl_links", false);
 	cJSON_AddBoolToObject(o, "unfurl_media", false);

@@ -254,6 +254,17 @@ static int64_t incident_of_message(struct slack *s, const char *channel, const c
 	return id;
 }
 
+/* True when text mentions the bot ("<@UBOT>"). */
+static bool mentions_bot(const struct slack *s, const char *text)
+{
+	char tag[ID_MAX + 4];
+
+	if (text == NULL || s->bot_user_id[0] == '\0')
+		return false;
+	snprintf(tag, sizeof(tag), "<@%s>", s->bot_user_id);
+	return strstr(text, tag) != NULL;
+}
+
 void slack_process(struct slack *s, const char *text, int64_t inbox_id)
 {
 	const char *end = NULL;
@@ -275,7 +286,10 @@ void slack_process(struct slack *s, const char *text, int64_t inbox_id)
 			ev.incident_id = slack_incident_of_ts(s, in.thread_ts);
 		else if (strcmp(in.kind, "reaction") == 0)
 			ev.incident_id = incident_of_message(s, in.channel, in.ts);
-		if (strcmp(in.kind, "message") == 0 && ev.incident_id == 0)
+		if (strcmp(in.kind, "message") == 0 && ev.incident_id == 0 &&
+		    mentions_bot(s, in.text))
+			in.kind = "mention"; /* the copy of an app_mention that came first */
+		else if (strcmp(in.kind, "message") == 0 && ev.incident_id == 0)
 			in.kind = NULL, in.ignore_why = "not in a thread the bot opened";
 		else if (strcmp(in.kind, "reaction") == 0 && ev.incident_id == 0)
 			in.kind = NULL, in.ignore_why = "not on the bot's messages";

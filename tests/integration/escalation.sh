@@ -15,18 +15,7 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-# clock_at MINUTES : the escalation clock runs MINUTES (+ 1 s) ahead of the wall clock
-clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
-
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK"
+esc_setup
 start_bot || bail "nightshift starts with testing.clock_file"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 check_cmd "the test clock is announced in the log" grep -q 'event=test_clock_enabled' "$T/bot.log"

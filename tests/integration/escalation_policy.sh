@@ -10,18 +10,7 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
-
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK
-ack_words: [ack, \"on it\", \"taking (it|this)\"]"
+esc_setup 'ack_words: [ack, "on it", "taking (it|this)"]'
 sed -i '/match: {namespace: "^prod"}/a\    nag_interval: 10m\n    widen_after: 2\n    ack_timeout: 30m' "$CONF"
 grep -q 'widen_after: 2' "$CONF" || bail "the config has the policy" "$(cat "$CONF")"
 start_bot || bail "nightshift starts"

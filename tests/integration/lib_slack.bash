@@ -155,3 +155,41 @@ post_attempts() {
 		ifnull(json_extract(value,'\$.response.body.ok'),'') FROM json_each(@DOC)
 		WHERE json_extract(value,'\$.body.text') LIKE '%$1%' ORDER BY json_extract(value,'\$.seq')"
 }
+
+# ---- the test-only escalation clock (testing.clock_file) and escalations
+
+# clock_setup : CLOCK (offset 0) and the environment variable that allows it
+clock_setup() {
+	export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
+	CLOCK=$T/clock
+	echo 0 >"$CLOCK"
+}
+# clock_at MINUTES : the escalation clock runs MINUTES (+ 1 s) ahead of the wall clock
+clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
+
+# esc_setup [TOP_LEVEL_YAML] : the test clock, the double, a port and a config with
+# U1ADMIN as escalation user (plus TOP_LEVEL_YAML); the caller edits $CONF and starts the bot
+esc_setup() {
+	clock_setup
+	start_double --echo-bot-messages
+	PORT=$(free_port) || bail "found a free loopback port"
+	BASE=http://127.0.0.1:$PORT
+	write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
+testing:
+  clock_file: $CLOCK${1:+
+$1}"
+}
+
+# escalate NAME [NAMESPACE] [SEVERITY] : posts an alert (prod-api, warning), waits
+# for its escalation and for its report in its thread; sets INC and ROOT
+escalate() {
+	am_payload "$1" firing '"namespace":"'"${2:-prod-api}"'","pod":"'"$1"'-1"' |
+		sed "s/\"severity\":\"warning\"/\"severity\":\"${3:-warning}\"/" >"$T/am_$1.json"
+	post /alerts/alertmanager "$T/am_$1.json"
+	check_code "alert $1 is accepted" 202
+	INC=$(jget "$BODY" '$.incidents[0]')
+	esc_row() { [ "$(db "SELECT state FROM escalations WHERE incident_id=$INC")" = active ]; }
+	wait_for 15 esc_row || not_ok "incident $INC ($1) is escalated" "$(db "SELECT id, state FROM incidents")"
+	report() { ROOT=$(root_ts "$1") && [ -n "$ROOT" ] && [ "$(sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%Real problem%'" | wc -l)" -ge 1 ]; }
+	wait_for 10 report "$1" || not_ok "the report of $1 is posted in its thread" "$(sd_posts)"
+}

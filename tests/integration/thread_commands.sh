@@ -13,17 +13,7 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
-
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK"
+esc_setup
 sed -i 's/flap_window: 30m/flap_window: 1s/' "$CONF"
 start_bot || bail "nightshift starts"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"

@@ -230,7 +230,7 @@ static void test_unknown_keys(void)
 
 	LOAD_FAILS("environments:\n  - name: a\n    matches: {x: y}\n");
 	CHECK_ERR(3, "unknown key \"matches\" in environments[0] (allowed: name, match, nag_interval, "
-		     "max_nags, targets, widen_after, ack_timeout, quiet_hours)");
+		     "max_nags, targets, widen_after, ack_timeout, quiet_hours, ack_words)");
 
 	LOAD_FAILS("channels:\n  console: {}\n  teams:\n    enabled: true\n");
 	CHECK_ERR(3, "unknown key \"teams\" in channels (allowed: console, slack)");
@@ -574,8 +574,11 @@ static void test_watchdog(void)
 	CHECK_ERR(3, "watchdog.timeout: bad duration \"10\"");
 	CHECK_ERR(4, "watchdog.alertname: \"bad name\" is not an alert name");
 	CHECK_ERR(5, "unknown key \"enabeld\" in watchdog (allowed: enabled, alertname, timeout, "
-		     "environment)");
+		     "environment, match, group_by)");
 	CHECK_ERR(6, "watchdog.environment: \"Prod!\" is not a valid name");
+	LOAD_FAILS("watchdog:\n  group_by: bad-label\n  match: {cluster: \"(\"}\n");
+	CHECK_ERR(2, "watchdog.group_by: \"bad-label\" is not a label name");
+	CHECK_ERR(3, "watchdog.match.cluster: bad regex");
 	LOAD_FAILS("watchdog:\n  timeout: 0s\n");
 	CHECK_ERR(2, "watchdog.timeout: \"0s\" is out of range");
 	LOAD_FAILS("watchdog: [Watchdog]\n");

@@ -11,10 +11,12 @@
 #include "config.h"
 #include "esc_clock.h"
 #include "escalation.h"
+#include "quiet.h"
 #include "store.h"
 #include "util.h"
 
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/ns-esc-XXXXXX";
@@ -329,7 +331,7 @@ static void test_schedule(void)
 	CHECK(c != NULL && s != NULL);
 	if (c == NULL || s == NULL)
 		return;
-	CHECK_INT(store_schema_version(s), 5);
+	CHECK_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
 	prod = escalated_incident(s, c, "production", t0);
 	stg = escalated_incident(s, c, "staging", t0);
 	dev = escalated_incident(s, c, "dev", t0);
@@ -396,36 +398,118 @@ static void test_resolved_meanwhile(void)
 	config_unref(c);
 }
 
+/* quiet_parse(s) must succeed; the window it gives. */
+static struct quiet_hours quiet(const char *s)
+{
+	struct quiet_hours q;
+	char why[160] = "";
+
+	if (quiet_parse(s, &q, why, sizeof(why)) < 0) {
+		CHECK_STR(why, "");
+		q.from = q.to = -1;
+	}
+	return q;
+}
+
+/* Seconds since the epoch of a UTC date and time (timegm: no time zone involved). */
+static int64_t utc_ms(int y, int mon, int d, int h, int min)
+{
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mon - 1, .tm_mday = d, .tm_hour = h,
+			.tm_min = min};
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+static void test_quiet_parse(void)
+{
+	struct quiet_hours q;
+	char why[160];
+
+	q = quiet("22:00-07:00");
+	CHECK_INT(q.from, 22 * 60);
+	CHECK_INT(q.to, 7 * 60);
+	CHECK_INT(q.offset, 0);
+	CHECK_STR(q.zone, "");
+	q = quiet("22:00-07:00 UTC");
+	CHECK_STR(q.zone, "");
+	CHECK_INT(quiet("22:30-06:15 +02:00").offset, 120);
+	CHECK_INT(quiet("09:00-17:00 -05:30").offset, -330);
+	CHECK_STR(quiet("22:00-07:00 Europe/Berlin").zone, "Europe/Berlin");
+	CHECK_STR(quiet("08:00-09:00 America/New_York").zone, "America/New_York");
+	CHECK_INT(quiet_parse("25:00-07:00", &q, why, sizeof(why)), -1);
+	CHECK_INT(quiet_parse("22:00-22:00", &q, why, sizeof(why)), -1);
+	CHECK_INT(quiet_parse("22:00 07:00", &q, why, sizeof(why)), -1);
+	CHECK_INT(quiet_parse("", &q, why, sizeof(why)), -1);
+	CHECK_INT(quiet_parse("22:00-07:00Europe/Berlin", &q, why, sizeof(why)), -1);
+	CHECK_INT(quiet_parse("22:00-07:00 +2", &q, why, sizeof(why)), -1);
+	CHECK_INT(quiet_parse("22:00-07:00 Europe/Atlantis", &q, why, sizeof(why)), -1);
+	CHECK_CONTAINS(why, "unknown time zone \"Europe/Atlantis\"");
+	CHECK_INT(quiet_parse("22:00-07:00 ../../etc/passwd", &q, why, sizeof(why)), -1);
+	CHECK_CONTAINS(why, "is not a time zone name");
+	CHECK_INT(quiet_parse("22:00-07:00 Europe/", &q, why, sizeof(why)), -1);
+	CHECK(!quiet_zone_exists("Europe")); /* a directory, not a zone */
+	CHECK(!quiet_zone_exists("/etc/localtime"));
+	CHECK(quiet_zone_exists("UTC"));
+}
+
+static void test_quiet_until(void)
+{
+	/* 2001-09-09 01:46:40 UTC */
+	const int64_t t0 = 1000000000000LL, MIN = 60000;
+	const int64_t midnight = t0 / 86400000 * 86400000;
+	struct quiet_hours night = quiet("22:00-07:00"), day = quiet("09:00-17:00");
+	struct quiet_hours east = quiet("01:00-05:00 +02:00");
+	struct quiet_hours berlin = quiet("22:00-07:00 Europe/Berlin");
+	struct quiet_hours ny = quiet("22:00-07:00 America/New_York");
+	struct quiet_hours ny_day = quiet("09:00-17:00 America/New_York");
+
+	/* 01:46 UTC is inside 22:00-07:00 (ends 07:00), outside 09:00-17:00. */
+	CHECK_INT(quiet_until(&night, t0), midnight + 7 * 60 * MIN);
+	CHECK_INT(quiet_until(&day, t0), 0);
+	/* In UTC+02:00 it is 03:46: inside 01:00-05:00 local, which ends at 03:00 UTC. */
+	CHECK_INT(quiet_until(&east, t0), midnight + 3 * 60 * MIN);
+
+	/* Berlin in winter (CET, UTC+1): 23:30 local, quiet until 07:00 local = 06:00 UTC. */
+	CHECK_INT(quiet_until(&berlin, utc_ms(2026, 1, 15, 22, 30)), utc_ms(2026, 1, 16, 6, 0));
+	/* In summer (CEST, UTC+2): 07:00 local is 05:00 UTC; 20:59 UTC = 22:59 local. */
+	CHECK_INT(quiet_until(&berlin, utc_ms(2026, 7, 15, 20, 59)), utc_ms(2026, 7, 16, 5, 0));
+	/* 21:30 UTC in winter is 22:30 local (quiet); 20:30 UTC is 21:30 (not). */
+	CHECK_INT(quiet_until(&berlin, utc_ms(2026, 1, 15, 20, 30)), 0);
+	/* In summer 19:59 UTC is 21:59 local: not yet quiet; 05:00 UTC = 07:00: over. */
+	CHECK_INT(quiet_until(&berlin, utc_ms(2026, 7, 15, 19, 59)), 0);
+	CHECK_INT(quiet_until(&berlin, utc_ms(2026, 7, 16, 5, 0)), 0);
+	/* After midnight of the wrapped window: 02:10 local (winter) still ends 07:00 local. */
+	CHECK_INT(quiet_until(&berlin, utc_ms(2026, 1, 16, 1, 10)), utc_ms(2026, 1, 16, 6, 0));
+	/* The spring switch night (29 March 2026, 02:00 CET -> 03:00 CEST): begun at 22:30
+	 * CET, it ends at 07:00 CEST = 05:00 UTC, not the 06:00 a fixed +01:00 gives. */
+	CHECK_INT(quiet_until(&berlin, utc_ms(2026, 3, 28, 21, 30)), utc_ms(2026, 3, 29, 5, 0));
+	CHECK_INT(quiet_until(&(struct quiet_hours){.from = 22 * 60, .to = 7 * 60, .offset = 60},
+			      utc_ms(2026, 3, 28, 21, 30)),
+		  utc_ms(2026, 3, 29, 6, 0));
+	/* The autumn switch night (25 October 2026, 03:00 CEST -> 02:00 CET): 06:00 UTC. */
+	CHECK_INT(quiet_until(&berlin, utc_ms(2026, 10, 24, 20, 30)), utc_ms(2026, 10, 25, 6, 0));
+	/* New York (EST UTC-5, EDT UTC-4): winter 03:00 UTC = 22:00 EST, until 12:00 UTC. */
+	CHECK_INT(quiet_until(&ny, utc_ms(2026, 1, 15, 3, 0)), utc_ms(2026, 1, 15, 12, 0));
+	/* Summer: 07:00 EDT = 11:00 UTC. */
+	CHECK_INT(quiet_until(&ny, utc_ms(2026, 7, 15, 3, 0)), utc_ms(2026, 7, 15, 11, 0));
+	/* Its spring switch (8 March 2026, 02:00 EST -> 03:00 EDT). */
+	CHECK_INT(quiet_until(&ny, utc_ms(2026, 3, 8, 4, 0)), utc_ms(2026, 3, 8, 11, 0));
+	/* A day window: 13:00 UTC is 09:00 EDT in summer (quiet until 21:00 UTC) … */
+	CHECK_INT(quiet_until(&ny_day, utc_ms(2026, 7, 15, 13, 0)), utc_ms(2026, 7, 15, 21, 0));
+	/* … but 08:00 EST in winter: not quiet. */
+	CHECK_INT(quiet_until(&ny_day, utc_ms(2026, 1, 15, 13, 0)), 0);
+	/* The process's own TZ is left as it was. */
+	CHECK(getenv("TZ") == NULL || strcmp(getenv("TZ"), ":Europe/Berlin") != 0);
+}
+
 static void test_quiet_hours(void)
 {
 	char err[2048] = "", body[4096];
-	int from, to, tz;
 	struct config *c;
 	struct store *s;
 	/* 2001-09-09 01:46:40 UTC */
 	const int64_t t0 = 1000000000000LL, MIN = 60000;
 	const int64_t midnight = t0 / 86400000 * 86400000;
 	int64_t warn, crit;
-
-	CHECK_INT(config_parse_quiet_hours("22:00-07:00", &from, &to, &tz), 0);
-	CHECK_INT(from, 22 * 60);
-	CHECK_INT(to, 7 * 60);
-	CHECK_INT(tz, 0);
-	CHECK_INT(config_parse_quiet_hours("22:00-07:00 UTC", &from, &to, &tz), 0);
-	CHECK_INT(config_parse_quiet_hours("22:30-06:15 +02:00", &from, &to, &tz), 0);
-	CHECK_INT(tz, 120);
-	CHECK_INT(config_parse_quiet_hours("09:00-17:00 -05:30", &from, &to, &tz), 0);
-	CHECK_INT(tz, -330);
-	CHECK_INT(config_parse_quiet_hours("25:00-07:00", &from, &to, &tz), -1);
-	CHECK_INT(config_parse_quiet_hours("22:00-22:00", &from, &to, &tz), -1);
-	CHECK_INT(config_parse_quiet_hours("22:00-07:00 Europe/Paris", &from, &to, &tz), -1);
-	CHECK_INT(config_parse_quiet_hours("22:00 07:00", &from, &to, &tz), -1);
-	CHECK_INT(config_parse_quiet_hours("", &from, &to, &tz), -1);
-	/* 01:46 UTC is inside 22:00-07:00 (ends 07:00), outside 09:00-17:00. */
-	CHECK_INT(escalation_quiet_until(t0, 22 * 60, 7 * 60, 0), midnight + 7 * 60 * MIN);
-	CHECK_INT(escalation_quiet_until(t0, 9 * 60, 17 * 60, 0), 0);
-	/* In UTC+02:00 it is 03:46: inside 01:00-05:00 local, which ends at 03:00 UTC. */
-	CHECK_INT(escalation_quiet_until(t0, 60, 5 * 60, 120), midnight + 3 * 60 * MIN);
 
 	c = load_cfg("environments:\n  - name: production\n    quiet_hours: \"22:00-07:00\"\n", err,
 		     sizeof(err));
@@ -461,6 +545,91 @@ static void test_quiet_hours(void)
 	config_unref(c);
 }
 
+/*
+ * An escalation in a zone keeps the zone in its row: a restart with a config
+ * that no longer has quiet hours holds the warning nag the same way.
+ */
+static void test_quiet_zone_row(void)
+{
+	char err[2048] = "", path[300];
+	struct config *c, *plain;
+	struct store *s;
+	const int64_t MIN = 60000, t0 = utc_ms(2026, 3, 28, 21, 30); /* 22:30 CET */
+	int64_t id;
+
+	snprintf(path, sizeof(path), "%s/zone.db", tmpdir);
+	c = load_cfg("environments:\n  - name: production\n"
+		     "    quiet_hours: \"22:00-07:00 Europe/Berlin\"\n",
+		     err, sizeof(err));
+	s = store_open(path, false, err, sizeof(err));
+	CHECK(c != NULL && s != NULL);
+	if (c == NULL || s == NULL)
+		return;
+	id = escalated_incident(s, c, "production", t0 - 10 * MIN);
+	CHECK_INT(store_exec(s, "UPDATE incidents SET severity = 'warning'"), 0);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM escalations WHERE quiet_zone = 'Europe/Berlin'"),
+		  1);
+	store_close(s);
+	config_unref(c);
+	/* The restart: another config, the same file. */
+	plain = load_cfg("environments:\n  - name: production\n", err, sizeof(err));
+	s = store_open(path, false, err, sizeof(err));
+	CHECK(plain != NULL && s != NULL);
+	if (plain == NULL || s == NULL)
+		return;
+	CHECK_INT(run_due(s, plain, t0), 1);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM outbox"), 0);
+	/* Held until 07:00 CEST, the morning after the switch (05:00 UTC). */
+	CHECK_INT(scalar(s, "SELECT next_nag_at FROM escalations"), utc_ms(2026, 3, 29, 5, 0));
+	CHECK_INT(run_due(s, plain, utc_ms(2026, 3, 29, 5, 0)), 1);
+	CHECK_INT(scalar(s, "SELECT nags FROM escalations"), 1);
+	(void)id;
+	store_close(s);
+	config_unref(plain);
+	/* An unknown zone is a config error naming file:line. */
+	c = load_cfg("environments:\n  - name: production\n    quiet_hours: \"22:00-07:00 "
+		     "Mars/Olympus\"\n",
+		     err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err, "cfg.yaml:3: environments[0].quiet_hours: bad time range");
+	CHECK_CONTAINS(err, "unknown time zone \"Mars/Olympus\"");
+	config_unref(c);
+}
+
+/* ack_words per environment replace the top-level ones for that environment only. */
+static void test_ack_words_per_environment(void)
+{
+	char err[2048] = "";
+	struct config *c = load_cfg("ack_words: [\"mine\"]\n"
+				    "environments:\n  - name: production\n"
+				    "    match: {namespace: \"^prod\"}\n"
+				    "    ack_words: [\"got it\", \"on it\"]\n"
+				    "  - name: staging\n",
+				    err, sizeof(err));
+	const struct regex *prod, *stg;
+
+	CHECK(c != NULL);
+	if (c == NULL) {
+		CHECK_STR(err, "");
+		return;
+	}
+	prod = config_ack_words(c, "production");
+	stg = config_ack_words(c, "staging");
+	CHECK(prod != NULL && prod != c->ack_words);
+	CHECK(stg == c->ack_words);
+	CHECK(config_ack_words(c, "unknown") == c->ack_words);
+	CHECK(escalation_ack_text_re(prod, "Got it!"));
+	CHECK(!escalation_ack_text_re(prod, "mine"));
+	CHECK(escalation_ack_text_re(stg, "mine"));
+	CHECK(!escalation_ack_text_re(stg, "got it"));
+	config_unref(c);
+	c = load_cfg("environments:\n  - name: production\n    ack_words: []\n", err,
+		     sizeof(err));
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err, "cfg.yaml:3: environments[0].ack_words: expected a non-empty list");
+	config_unref(c);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -471,7 +640,11 @@ int main(void)
 	RUN(test_clock);
 	RUN(test_schedule);
 	RUN(test_resolved_meanwhile);
+	RUN(test_quiet_parse);
+	RUN(test_quiet_until);
 	RUN(test_quiet_hours);
+	RUN(test_quiet_zone_row);
+	RUN(test_ack_words_per_environment);
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

@@ -75,9 +75,10 @@ static void text(struct store *s, const char *sql, char *out, size_t outlen)
 	sqlite3_finalize(st);
 }
 
-/* Triages one Alertmanager alert named name at t in its own transaction. */
-static enum triage_action feed(struct store *s, const struct config *c, const char *name,
-			       enum alert_status status, int64_t t, int64_t *incident)
+/* Triages one Alertmanager alert named name (cluster label: NULL none) at t, in a transaction. */
+static enum triage_action feed_from(struct store *s, const struct config *c, const char *name,
+				    const char *cluster, enum alert_status status, int64_t t,
+				    int64_t *incident)
 {
 	struct alert a;
 	struct triage_outcome o;
@@ -100,6 +101,8 @@ static enum triage_action feed(struct store *s, const struct config *c, const ch
 	a.source_fingerprint = xstrdup("wd-1");
 	kv_list_set(&a.labels, "alertname", name);
 	kv_list_set(&a.labels, "namespace", "monitoring");
+	if (cluster != NULL)
+		kv_list_set(&a.labels, "cluster", cluster);
 	store_begin(s);
 	if (triage_alert(&ctx, &a, &o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "triage: %s\n", err);
@@ -110,6 +113,12 @@ static enum triage_action feed(struct store *s, const struct config *c, const ch
 	if (incident)
 		*incident = o.incident_id;
 	return o.action;
+}
+
+static enum triage_action feed(struct store *s, const struct config *c, const char *name,
+			       enum alert_status status, int64_t t, int64_t *incident)
+{
+	return feed_from(s, c, name, NULL, status, t, incident);
 }
 
 /* One silence check at t (process started at started); returns raised. */
@@ -148,7 +157,7 @@ static void test_heartbeat_opens_nothing(void)
 	CHECK_INT(scalar(s, "SELECT count(*) FROM outbox"), 0);
 	CHECK_INT(scalar(s, "SELECT count(*) FROM investigations"), 0);
 	CHECK_INT(scalar(s, "SELECT count(*) FROM alerts WHERE status = 'firing'"), 1);
-	CHECK_INT(watch_last_heartbeat(s, "Watchdog", &at, src, sizeof(src)), 1);
+	CHECK_INT(watch_last_heartbeat(s, "", &at, src, sizeof(src)), 1);
 	CHECK_INT(at, t0 + MIN_MS); /* a resolved Watchdog is not a heartbeat */
 	CHECK_STR(src, "alertmanager");
 	/* A resolved Watchdog trips nothing either: within the timeout, no alarm. */
@@ -253,6 +262,57 @@ static void test_arming(void)
 	config_unref(off);
 }
 
+/*
+ * watchdog.match + group_by: one switch per cluster; a heartbeat that does
+ * not match is an ordinary alert; each silent cluster gets its own incident,
+ * and a cluster's return resolves only its own.
+ */
+static void test_switch_per_cluster(void)
+{
+	struct config *c = load_cfg("watchdog:\n  timeout: 10m\n"
+				    "  match: {alertname: \"^Watchdog$\", cluster: \"^prod\"}\n"
+				    "  group_by: cluster\n");
+	struct store *s = fresh_store();
+	int64_t t0 = 1700000000000LL, at = 0;
+	char summary[512];
+
+	CHECK(c != NULL && s != NULL);
+	if (c == NULL || s == NULL)
+		return;
+	CHECK_INT(feed_from(s, c, "Watchdog", "prod-1", ALERT_FIRING, t0, NULL), TRIAGE_HEARTBEAT);
+	CHECK_INT(feed_from(s, c, "Watchdog", "prod-2", ALERT_FIRING, t0, NULL), TRIAGE_HEARTBEAT);
+	CHECK_INT(feed_from(s, c, "Watchdog", "dev-1", ALERT_FIRING, t0, NULL), TRIAGE_OPENED);
+	CHECK_INT(feed_from(s, c, "Watchdog", "prod-1", ALERT_FIRING, t0 + 8 * MIN_MS, NULL),
+		  TRIAGE_HEARTBEAT);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM alerts WHERE heartbeat = 'prod-1'"), 1);
+	CHECK_INT(watch_last_heartbeat(s, "prod-1", &at, NULL, 0), 1);
+	CHECK_INT(at, t0 + 8 * MIN_MS);
+	CHECK_INT(watch_last_heartbeat(s, "dev-1", &at, NULL, 0), 0);
+	CHECK(!check(s, c, t0, t0 + 5 * MIN_MS));
+	/* prod-2 silent for 11 min: its own incident, saying which. */
+	CHECK(check(s, c, t0, t0 + 11 * MIN_MS));
+	CHECK_INT(silent_incidents(s), 1);
+	text(s, "SELECT summary FROM incidents WHERE alertname = 'MonitoringPipelineSilent'",
+	     summary, sizeof(summary));
+	CHECK_CONTAINS(summary, "no Watchdog from Alertmanager (cluster=prod-2) for 11 min");
+	CHECK(!check(s, c, t0, t0 + 12 * MIN_MS));
+	/* prod-1 silent too (last at 8 min): a second one. */
+	CHECK(check(s, c, t0, t0 + 19 * MIN_MS));
+	CHECK_INT(silent_incidents(s), 2);
+	/* prod-2 is back: only its incident resolves. */
+	CHECK_INT(feed_from(s, c, "Watchdog", "prod-2", ALERT_FIRING, t0 + 20 * MIN_MS, NULL),
+		  TRIAGE_HEARTBEAT);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM incidents WHERE alertname ="
+			    " 'MonitoringPipelineSilent' AND state = 'resolved'"),
+		  1);
+	text(s, "SELECT summary FROM incidents WHERE alertname = 'MonitoringPipelineSilent'"
+		" AND state != 'resolved'",
+	     summary, sizeof(summary));
+	CHECK_CONTAINS(summary, "(cluster=prod-1)");
+	store_close(s);
+	config_unref(c);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -262,6 +322,7 @@ int main(void)
 	RUN(test_silence_raises_once_and_back_resolves);
 	RUN(test_human_resolve_during_silence_sticks);
 	RUN(test_arming);
+	RUN(test_switch_per_cluster);
 	fingerprinter_free(fp);
 	{
 		char cmd[300];
