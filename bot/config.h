@@ -43,6 +43,7 @@ struct environment {
 	size_t max_nags;         /* 0 = no cap */
 	struct slack_user_list targets; /* mentioned on escalation; empty = channels.slack.escalation_users */
 	size_t widen_after;      /* after this many nags, nags mention the channel (<!here>); 0 = never */
+	struct slack_user_list widen_to; /* reached one more per widen_after nags (mention + DM) */
 	int64_t ack_timeout_s;   /* acknowledged but untouched this long: escalated again; 0 = off */
 	bool quiet_set;          /* quiet_hours: no nags for non-critical severities … */
 	int quiet_from, quiet_to; /* … from/to minutes of the day (to exclusive; may wrap) … */
@@ -181,6 +182,8 @@ const struct slack_user_list *config_targets(const struct config *c, const char 
 int64_t config_nag_interval_s(const struct config *c, const char *environment);
 size_t config_max_nags(const struct config *c, const char *environment);
 size_t config_widen_after(const struct config *c, const char *environment);
+/* The further targets of environment, one more per widening (empty list: none). */
+const struct slack_user_list *config_widen_to(const struct config *c, const char *environment);
 int64_t config_ack_timeout_s(const struct config *c, const char *environment);
 /* quiet_hours of environment: true with from/to/tz (minutes) set, or false. */
 bool config_quiet_hours(const struct config *c, const char *environment, int *from, int *to,
