@@ -15,30 +15,14 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-# clock_at MINUTES : the escalation clock runs MINUTES (+ 1 s) ahead of the wall clock
-clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
-
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK"
+setup_clock_bot "    escalation_users: [U1ADMIN]"
 start_bot || bail "nightshift starts with testing.clock_file"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 check_cmd "the test clock is announced in the log" grep -q 'event=test_clock_enabled' "$T/bot.log"
 
-# escalate NAME : posts a production alert, waits for its escalation; sets INC and ROOT
-escalate() {
-	post_am "$1" firing '"namespace":"prod-api","pod":"'"$1"'-1"'
-	check_code "alert $1 is accepted" 202
-	INC=$(jget "$BODY" '$.incidents[0]')
-	esc_row() { [ "$(db "SELECT state FROM escalations WHERE incident_id=$INC")" = active ]; }
-	wait_for 15 esc_row || not_ok "incident $INC ($1) is escalated" "$(db "SELECT id, state FROM incidents")"
-	ROOT=$(root_ts "$1")
+# escalate_reported NAME : escalate (lib_slack.bash), then waits for the report in the thread
+escalate_reported() {
+	escalate "$1"
 	report() { [ "$(sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%Real problem%'" | wc -l)" -ge 1 ]; }
 	wait_for 10 report || not_ok "the report of $1 is posted in its thread" "$(sd_posts)"
 }
@@ -49,7 +33,7 @@ has_nags() { [ "$(nag_count "$1")" -ge "$2" ]; }
 in_thread() { [ "$(sd_posts "ok = 1 AND thread_ts = '$1' AND text LIKE '%$2%'" | wc -l)" -ge "${3:-1}" ]; }
 
 # ---- escalate: the report mentions the target, the row schedules a nag in 10 min
-escalate EscReply
+escalate_reported EscReply
 A=$INC ROOT_A=$ROOT
 sd_get "log?kind=api&method=chat.postMessage"
 MENTION=$(jq_sql "$BODY" "SELECT group_concat(json_extract(k.value,'\$.text.text'), ' ') FROM json_each(@DOC) AS p,
@@ -107,14 +91,14 @@ wait_for 5 has_event "text='on it'" || not_ok "the second ack is recorded"
 check "a second ack is harmless: recorded as already acknowledged" "already acknowledged" "$(db "SELECT result FROM human_events WHERE text='on it'")"
 
 # ---- the button
-escalate EscButton
+escalate_reported EscButton
 B=$INC ROOT_B=$ROOT
 sd_ctl action/block_actions "{\"user\":\"U1ADMIN\",\"channel\":\"C1\",\"message_ts\":\"$ROOT_B\",\"action_id\":\"ack\",\"value\":\"$B\"}"
 wait_for 5 acked "$B" && ok "the Acknowledge button stops the nags" || not_ok "ack by button"
 sd_ctl action/block_actions "{\"user\":\"U1ADMIN\",\"channel\":\"C1\",\"message_ts\":\"$ROOT_B\",\"action_id\":\"ack\",\"value\":\"$B\"}"
 
 # ---- a reaction
-escalate EscReaction
+escalate_reported EscReaction
 C=$INC ROOT_C=$ROOT
 sd_ctl event/reaction_added "{\"user\":\"U1ADMIN\",\"reaction\":\"thumbsup\",\"item\":{\"channel\":\"C1\",\"ts\":\"$ROOT_C\"}}"
 sd_ctl event/reaction_added "{\"user\":\"U1ADMIN\",\"reaction\":\"eyes\",\"item\":{\"channel\":\"C1\",\"ts\":\"$ROOT_C\"}}"
@@ -122,13 +106,13 @@ wait_for 5 acked "$C" && ok "an :eyes: reaction on the bot's message acknowledge
 check "a :thumbsup: does not" "" "$(db "SELECT action FROM human_events WHERE text='thumbsup'")"
 
 # ---- the slash command
-escalate EscSlash
+escalate_reported EscSlash
 D=$INC ROOT_D=$ROOT
 sd_ctl command/slash "{\"command\":\"/nightshift\",\"text\":\"ack $D\",\"user_id\":\"U1ADMIN\",\"channel_id\":\"C1\"}"
 wait_for 5 acked "$D" && ok "/nightshift ack N acknowledges" || not_ok "ack by slash"
 
 # ---- resolve at source
-escalate EscSource
+escalate_reported EscSource
 E=$INC ROOT_E=$ROOT
 post_am EscSource resolved '"namespace":"prod-api","pod":"EscSource-1"'
 wait_for 5 in_thread "$ROOT_E" "Resolved at source — stopping nags" && ok "resolve at source stops the nags and says so" || not_ok "resolved at source" "$(sd_posts)"

@@ -10,18 +10,8 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
-
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK
-ack_words: [ack, \"on it\", \"taking (it|this)\"]"
+setup_clock_bot "    escalation_users: [U1ADMIN]"
+echo 'ack_words: [ack, "on it", "taking (it|this)"]' >>"$CONF"
 sed -i '/match: {namespace: "^prod"}/a\    nag_interval: 10m\n    widen_after: 2\n    ack_timeout: 30m' "$CONF"
 grep -q 'widen_after: 2' "$CONF" || bail "the config has the policy" "$(cat "$CONF")"
 start_bot || bail "nightshift starts"
@@ -36,12 +26,6 @@ say() { sd_ctl event/message "{\"channel\":\"C1\",\"user\":\"U1ADMIN\",\"text\":
 in_thread() { [ "$(sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%$1%'" | wc -l)" -ge "${2:-1}" ]; }
 nag_count() { sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%Still unacknowledged%'" | grep -c . || true; }
 has_nags() { [ "$(nag_count)" -ge "$1" ]; }
-# first_block N : the first block's text of the Nth nag
-nag_block() {
-	sd_get "log?kind=api&method=chat.postMessage"
-	jq_sql "$BODY" "SELECT json_extract(value,'\$.body.blocks[0].text.text') FROM json_each(@DOC)
-		WHERE json_extract(value,'\$.body.text') LIKE '%nag #$1,%' AND json_extract(value,'\$.body.channel')='C1'"
-}
 
 # ---- widening: nags 1 and 2 mention the target, nag 3 the whole channel
 clock_at 10

@@ -11,36 +11,16 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
-
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml)
-testing:
-  clock_file: $CLOCK"
+setup_clock_bot
 sed -i '/match: {namespace: "^prod"}/a\    targets: [U1ADMIN]\n    nag_interval: 10m\n    widen_after: 2\n    widen_to: [U0SECOND, U0CTO]' "$CONF"
 grep -q 'widen_to: \[U0SECOND, U0CTO\]' "$CONF" || bail "the config has the policy" "$(cat "$CONF")"
 OUT=$("$NS" check-config -c "$CONF" 2>&1) && ok "check-config accepts widen_to" || not_ok "check-config accepts widen_to" "$OUT"
 start_bot || bail "nightshift starts"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 
-post_am WidenTest firing '"namespace":"prod-api","pod":"WidenTest-1"'
-INC=$(jget "$BODY" '$.incidents[0]')
-esc_row() { [ "$(db "SELECT state FROM escalations WHERE incident_id=$INC")" = active ]; }
-wait_for 15 esc_row || bail "the incident is escalated" "$(db "SELECT id, state FROM incidents")"
-ROOT=$(root_ts WidenTest)
+escalate WidenTest
 nag_count() { sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%Still unacknowledged%'" | grep -c . || true; }
 has_nags() { [ "$(nag_count)" -ge "$1" ]; }
-# nag_block N : the first block's text of the Nth nag
-nag_block() {
-	sd_get "log?kind=api&method=chat.postMessage"
-	jq_sql "$BODY" "SELECT json_extract(value,'\$.body.blocks[0].text.text') FROM json_each(@DOC)
-		WHERE json_extract(value,'\$.body.text') LIKE '%nag #$1,%' AND json_extract(value,'\$.body.channel')='C1'"
-}
 # opens USER : conversations.open calls for USER answered ok
 opens() {
 	sd_get "log?kind=api&method=conversations.open"

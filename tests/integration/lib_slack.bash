@@ -155,3 +155,40 @@ post_attempts() {
 		ifnull(json_extract(value,'\$.response.body.ok'),'') FROM json_each(@DOC)
 		WHERE json_extract(value,'\$.body.text') LIKE '%$1%' ORDER BY json_extract(value,'\$.seq')"
 }
+
+# setup_clock_bot [EXTRA_SLACK_KEYS] : the double (echoing the bot's messages),
+# a port and a config with the test-only escalation clock in $CLOCK (moved by
+# clock_at); does not start the bot
+setup_clock_bot() {
+	export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
+	CLOCK=$T/clock
+	echo 0 >"$CLOCK"
+	start_double --echo-bot-messages
+	PORT=$(free_port) || bail "found a free loopback port"
+	BASE=http://127.0.0.1:$PORT
+	write_config "$CONF" "$(slack_yaml "${1:-}")
+testing:
+  clock_file: $CLOCK"
+}
+# clock_at MINUTES : the escalation clock runs MINUTES (+ 1 s) ahead of the wall clock
+clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
+
+# escalate NAME : posts a production alert, waits for its escalation and its
+# thread; sets INC and ROOT
+escalate() {
+	post_am "$1" firing '"namespace":"prod-api","pod":"'"$1"'-1"'
+	check_code "alert $1 is accepted" 202
+	INC=$(jget "$BODY" '$.incidents[0]')
+	esc_row() { [ "$(db "SELECT state FROM escalations WHERE incident_id=$INC")" = active ]; }
+	wait_for 15 esc_row || not_ok "incident $INC ($1) is escalated" "$(db "SELECT id, state FROM incidents")"
+	has_root() { [ -n "$(root_ts "$1")" ]; }
+	wait_for 10 has_root "$1" || not_ok "the thread of $1 is opened" "$(sd_posts)"
+	ROOT=$(root_ts "$1")
+}
+
+# nag_block N : the first block's text of the Nth nag
+nag_block() {
+	sd_get "log?kind=api&method=chat.postMessage"
+	jq_sql "$BODY" "SELECT json_extract(value,'\$.body.blocks[0].text.text') FROM json_each(@DOC)
+		WHERE json_extract(value,'\$.body.text') LIKE '%nag #$1,%' AND json_extract(value,'\$.body.channel')='C1'"
+}

@@ -16,17 +16,6 @@ setup_slack_bot "    escalation_users: [U1ADMIN]"
 start_bot || bail "nightshift starts with channels.slack"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 
-# escalate NAME : posts a production alert, waits for its escalation; sets INC and ROOT
-escalate() {
-	post_am "$1" firing '"namespace":"prod-api","pod":"'"$1"'-1"'
-	check_code "alert $1 is accepted" 202
-	INC=$(jget "$BODY" '$.incidents[0]')
-	esc_row() { [ "$(db "SELECT state FROM escalations WHERE incident_id=$INC")" = active ]; }
-	wait_for 15 esc_row || not_ok "incident $INC ($1) is escalated" "$(db "SELECT id, state FROM incidents")"
-	has_root() { [ -n "$(root_ts "$1")" ]; }
-	wait_for 10 has_root "$1" || not_ok "the thread of $1 is opened" "$(sd_posts)"
-	ROOT=$(root_ts "$1")
-}
 # dms NAME : DMs about NAME the double answered ok
 dms() { sd_posts "ok = 1 AND channel LIKE 'D%' AND text LIKE '%$1%'" | grep -c . || true; }
 has_dm() { [ "$(dms "$1")" -ge 1 ]; }

@@ -13,29 +13,11 @@
 . "$(dirname "$0")/lib_slack.bash"
 
 need_binary
-export NIGHTSHIFT_ALLOW_TEST_CLOCK=1
-CLOCK=$T/clock
-echo 0 >"$CLOCK"
-clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
-
-start_double --echo-bot-messages
-PORT=$(free_port) || bail "found a free loopback port"
-BASE=http://127.0.0.1:$PORT
-write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK"
+setup_clock_bot "    escalation_users: [U1ADMIN]"
 sed -i 's/flap_window: 30m/flap_window: 1s/' "$CONF"
 start_bot || bail "nightshift starts"
 wait_for 5 bot_ready || bail "the Socket Mode connection says hello" "$(slack_health)"
 
-escalate() {
-	post_am "$1" firing '"namespace":"prod-api","pod":"'"$1"'-1"'
-	check_code "alert $1 is accepted" 202
-	INC=$(jget "$BODY" '$.incidents[0]')
-	esc_row() { [ "$(db "SELECT state FROM escalations WHERE incident_id=$INC")" = active ]; }
-	wait_for 15 esc_row || not_ok "incident $INC ($1) is escalated" "$(db "SELECT id, state FROM incidents")"
-	ROOT=$(root_ts "$1")
-}
 say() { sd_ctl event/message "{\"channel\":\"C1\",\"user\":\"$1\",\"text\":\"$2\",\"thread_ts\":\"$3\"}"; }
 in_thread() { [ "$(sd_posts "ok = 1 AND thread_ts = '$1' AND text LIKE '%$2%'" | wc -l)" -ge "${3:-1}" ]; }
 nag_count() { sd_posts "ok = 1 AND thread_ts = '$1' AND text LIKE '%Still unacknowledged%'" | grep -c . || true; }

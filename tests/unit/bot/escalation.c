@@ -487,9 +487,28 @@ static long long rows(struct store *s, const char *where)
 	return scalar(s, q);
 }
 
+/* Runs the nags due at now (one) and checks that the last message contains want. */
+static void nag_says(struct store *s, const struct config *c, int64_t now, const char *want)
+{
+	char body[4096];
+	CHECK_INT(run_due(s, c, now), 1);
+	last_body(s, body, sizeof(body));
+	CHECK_CONTAINS(body, want);
+}
+
+/* Checks that yaml is refused with an error containing want. */
+static void config_refused(const char *yaml, const char *want)
+{
+	char err[2048] = "";
+	struct config *c = load_cfg(yaml, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err, want);
+	config_unref(c);
+}
+
 static void test_widen(void)
 {
-	char err[2048] = "", body[4096];
+	char err[2048] = "";
 	struct config *c = load_cfg("environments:\n"
 				    "  - name: production\n    targets: [U1ONCALL]\n"
 				    "    widen_after: 2\n    widen_to: [U2SECOND, U3CTO]\n",
@@ -504,16 +523,13 @@ static void test_widen(void)
 	id = escalated_incident(s, c, "production", t0);
 	/* Nags 1 and 2: the targets only. */
 	CHECK_INT(run_due(s, c, t0 + 10 * MIN), 1);
-	CHECK_INT(run_due(s, c, t0 + 20 * MIN), 1);
-	last_body(s, body, sizeof(body));
-	CHECK_CONTAINS(body, "\"\xE2\x8F\xB0 <@U1ONCALL> Still unacknowledged \xE2\x80\x94 nag #2");
+	nag_says(s, c, t0 + 20 * MIN,
+		 "\"\xE2\x8F\xB0 <@U1ONCALL> Still unacknowledged \xE2\x80\x94 nag #2");
 	CHECK_INT(rows(s, "kind = 'dm'"), 0);
 	CHECK_INT(scalar(s, "SELECT level FROM escalations"), 0);
 	/* Nag 3: level 1, the channel and the second target; one DM to it, before the nag. */
-	CHECK_INT(run_due(s, c, t0 + 30 * MIN), 1);
-	last_body(s, body, sizeof(body));
-	CHECK_CONTAINS(body, "<!here> \xE2\x8F\xB0 <@U1ONCALL> <@U2SECOND> Still unacknowledged "
-			     "\xE2\x80\x94 nag #3");
+	nag_says(s, c, t0 + 30 * MIN,
+		 "<!here> \xE2\x8F\xB0 <@U1ONCALL> <@U2SECOND> Still unacknowledged \xE2\x80\x94 nag #3");
 	CHECK_INT(rows(s, "kind = 'dm'"), 1);
 	CHECK_INT(rows(s, "kind = 'dm' AND json_extract(body, '$.user') = 'U2SECOND' AND"
 			  " json_extract(body, '$.text') LIKE '%unacknowledged after 2 nags'"),
@@ -523,9 +539,7 @@ static void test_widen(void)
 	/* Nag 4: the same level, no new DM. Nag 5: the third target. */
 	CHECK_INT(run_due(s, c, t0 + 40 * MIN), 1);
 	CHECK_INT(rows(s, "kind = 'dm'"), 1);
-	CHECK_INT(run_due(s, c, t0 + 50 * MIN), 1);
-	last_body(s, body, sizeof(body));
-	CHECK_CONTAINS(body, "<!here> \xE2\x8F\xB0 <@U1ONCALL> <@U2SECOND> <@U3CTO> Still");
+	nag_says(s, c, t0 + 50 * MIN, "<!here> \xE2\x8F\xB0 <@U1ONCALL> <@U2SECOND> <@U3CTO> Still");
 	CHECK_INT(rows(s, "kind = 'dm' AND json_extract(body, '$.user') = 'U3CTO'"), 1);
 	CHECK_INT(scalar(s, "SELECT level FROM escalations"), 2);
 	/* No one is left: later nags widen no further. */
@@ -541,15 +555,10 @@ static void test_widen(void)
 	config_unref(c);
 
 	/* widen_to without widen_after is an error at the environment's line. */
-	c = load_cfg("environments:\n  - name: dev\n    widen_to: [U2SECOND]\n", err, sizeof(err));
-	CHECK(c == NULL);
-	CHECK_CONTAINS(err, "cfg.yaml:2: environments[0]: widen_to needs widen_after");
-	config_unref(c);
-	c = load_cfg("environments:\n  - name: dev\n    widen_after: 2\n    widen_to: [bob]\n",
-		     err, sizeof(err));
-	CHECK(c == NULL);
-	CHECK_CONTAINS(err, "cfg.yaml:4: environments[0].widen_to: \"bob\" is not a Slack user id");
-	config_unref(c);
+	config_refused("environments:\n  - name: dev\n    widen_to: [U2SECOND]\n",
+		       "cfg.yaml:2: environments[0]: widen_to needs widen_after");
+	config_refused("environments:\n  - name: dev\n    widen_after: 2\n    widen_to: [bob]\n",
+		       "cfg.yaml:4: environments[0].widen_to: \"bob\" is not a Slack user id");
 }
 
 int main(void)
