@@ -136,6 +136,8 @@ static void mark_job_done(struct writer_job *wj)
 			again = true;
 			continue;
 		}
+		if (m->header_state[0] && job->base.status >= 0)
+			again = true; /* its header row is due now */
 		if (m->result == CHANNEL_SENT)
 			d->metrics.outbox_sent++;
 		else if (m->result == CHANNEL_FAILED)
