@@ -81,7 +81,7 @@ int escalation_dm(struct store *s, int64_t id, const char *user, const char *why
 	headline = render_headline(&v);
 	triage_view_release(s);
 	m = cJSON_CreateObject();
-	cJSON_AddStringToObject(m, "kind", "dm");
+	cJSON_AddStringToObject(m, "kind", OUTBOX_DM);
 	cJSON_AddNumberToObject(m, "incident", (double)id);
 	cJSON_AddStringToObject(m, "user", user);
 	cJSON_AddStringToObject(m, "text", why);
@@ -89,7 +89,7 @@ int escalation_dm(struct store *s, int64_t id, const char *user, const char *why
 	body = cJSON_PrintUnformatted(m);
 	cJSON_Delete(m);
 	free(headline);
-	rc = outbox_enqueue(s, id, "dm", body, channels, n, now, err, errlen);
+	rc = outbox_enqueue(s, id, OUTBOX_DM, body, channels, n, now, err, errlen);
 	free(body);
 	return rc;
 }
