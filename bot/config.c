@@ -372,6 +372,7 @@ static const struct key_spec environment_keys[] = {
 	{.name = "targets", .fn = config_set_users, .offset = ENV(targets)},
 	{.name = "widen_after", .fn = cfg_set_size, .offset = ENV(widen_after), .min = 1,
 	 .max = 1000},
+	{.name = "widen_to", .fn = config_set_users, .offset = ENV(widen_to)},
 	{.name = "ack_timeout", .fn = cfg_set_duration, .offset = ENV(ack_timeout_s), .min = 60,
 	 .max = 7 * 86400},
 	{.name = "quiet_hours", .fn = set_quiet_hours},
@@ -455,6 +456,11 @@ static void set_environments(struct loader *l, const struct key_spec *k, const c
 				break;
 			}
 		}
+		if (e->widen_to.n > 0 && e->widen_after == 0)
+			cfg_errorf(l, e->line,
+				   "%s[%zu]: widen_to needs widen_after (how many nags before each "
+				   "widening)",
+				   path, i);
 		if (e->match.n > 0)
 			continue;
 		if (dflt != NULL) {
@@ -842,6 +848,14 @@ static void matcher_set_free(struct matcher_set *s)
 	free(s->items);
 }
 
+/* Frees the ids of u, not u itself. */
+static void user_list_free(struct slack_user_list *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		free(u->ids[i]);
+	free(u->ids);
+}
+
 /* Frees c and everything it owns; the secret is wiped first. */
 static void config_free(struct config *c)
 {
@@ -857,9 +871,8 @@ static void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_environments; i++) {
 		free(c->environments[i].name);
 		matcher_set_free(&c->environments[i].match);
-		for (size_t j = 0; j < c->environments[i].targets.n; j++)
-			free(c->environments[i].targets.ids[j]);
-		free(c->environments[i].targets.ids);
+		user_list_free(&c->environments[i].targets);
+		user_list_free(&c->environments[i].widen_to);
 		regex_free(c->environments[i].ack_words);
 	}
 	free(c->environments);
@@ -1002,6 +1015,13 @@ size_t config_widen_after(const struct config *c, const char *environment)
 {
 	const struct environment *e = env_named(c, environment);
 	return e ? e->widen_after : 0;
+}
+
+const struct slack_user_list *config_widen_to(const struct config *c, const char *environment)
+{
+	static const struct slack_user_list none;
+	const struct environment *e = env_named(c, environment);
+	return e ? &e->widen_to : &none;
 }
 
 int64_t config_ack_timeout_s(const struct config *c, const char *environment)

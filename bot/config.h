@@ -45,6 +45,7 @@ struct environment {
 	size_t max_nags;         /* 0 = no cap */
 	struct slack_user_list targets; /* mentioned on escalation; empty = channels.slack.escalation_users */
 	size_t widen_after;      /* after this many nags, nags mention the channel (<!here>); 0 = never */
+	struct slack_user_list widen_to; /* reached one more per widen_after nags (mention + DM) */
 	int64_t ack_timeout_s;   /* acknowledged but untouched this long: escalated again; 0 = off */
 	bool quiet_set;          /* quiet_hours: no nags for non-critical severities … */
 	struct quiet_hours quiet; /* … in this window of local time */
@@ -185,6 +186,8 @@ const struct slack_user_list *config_targets(const struct config *c, const char 
 int64_t config_nag_interval_s(const struct config *c, const char *environment);
 size_t config_max_nags(const struct config *c, const char *environment);
 size_t config_widen_after(const struct config *c, const char *environment);
+/* The further targets of environment, one more per widening (empty list: none). */
+const struct slack_user_list *config_widen_to(const struct config *c, const char *environment);
 int64_t config_ack_timeout_s(const struct config *c, const char *environment);
 /* quiet_hours of environment, or NULL when it has none. Borrowed. */
 const struct quiet_hours *config_quiet_hours(const struct config *c, const char *environment);

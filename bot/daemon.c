@@ -64,6 +64,7 @@ struct mark {
 	char ref[96];
 	char thread_ref[64]; /* SENT and it opened the thread: recorded in threads */
 	char error[160];
+	char header_state[24]; /* SENT: an OUTBOX_HEADER row to queue, "" none */
 	bool late;           /* reported by channel_env.delivered, not by send() */
 };
 
@@ -95,6 +96,10 @@ static int mark_job_run(struct writer_job *wj, const struct writer_env *env, cha
 				rc = outbox_set_thread(env->store, m->incident_id,
 						       job->d->channels[m->channel].ops->name,
 						       m->thread_ref);
+			if (rc == 0 && m->header_state[0])
+				rc = outbox_enqueue_header(env->store, m->incident_id,
+							   job->d->channels[m->channel].ops->name,
+							   m->header_state, env->now_ms, err, errlen);
 			break;
 		case CHANNEL_RETRY:
 			rc = outbox_mark_retry(env->store, m->id, env->now_ms + retry_delay_ms(0),
@@ -131,6 +136,8 @@ static void mark_job_done(struct writer_job *wj)
 			again = true;
 			continue;
 		}
+		if (m->header_state[0] && job->base.status >= 0)
+			again = true; /* its header row is due now */
 		if (m->result == CHANNEL_SENT)
 			d->metrics.outbox_sent++;
 		else if (m->result == CHANNEL_FAILED)
@@ -239,6 +246,8 @@ static void channel_delivered(void *arg, const struct channel_delivery *dl)
 	strlcpy0(m->ref, dl->remote_ref ? dl->remote_ref : "", sizeof(m->ref));
 	strlcpy0(m->thread_ref, dl->thread_ref ? dl->thread_ref : "", sizeof(m->thread_ref));
 	strlcpy0(m->error, dl->error ? dl->error : "", sizeof(m->error));
+	strlcpy0(m->header_state, dl->header_state ? dl->header_state : "",
+		 sizeof(m->header_state));
 	m->channel = c;
 	daemon_kick_outbox(d);
 }

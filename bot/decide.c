@@ -110,5 +110,8 @@ int decide_apply(struct store *s, const struct config *cfg, int64_t incident_id,
 	rc = outbox_enqueue(s, incident_id, MSG_REPORT, body, channels, n_channels, now_ms, err,
 			    errlen);
 	free(body);
+	if (rc == 0 && *out == DECIDE_ESCALATE)
+		rc = escalation_start_dms(s, cfg, incident_id, channels, n_channels, now_ms, err,
+					  errlen);
 	return rc;
 }

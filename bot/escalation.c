@@ -1,6 +1,7 @@
 /*
  * This file contains the escalations of escalation.h: the escalations rows,
- * the nags and what each one says changed, and the acknowledgement words.
+ * the nags and what each one says changed, the widening (level, further
+ * targets, their DMs), and the acknowledgement words.
  * Statements are prepared per call (nags are rare; no slot of the cache).
  */
 #include "escalation.h"
@@ -8,10 +9,15 @@
 #include "config.h"
 #include "human.h"
 #include "log.h"
+#include "outbox.h"
 #include "quiet.h"
 #include "regex.h"
+#include "render.h"
 #include "store.h"
+#include "triage.h"
 #include "util.h"
+
+#include <cjson/cJSON.h>
 
 #include <ctype.h>
 #include <stdatomic.h>
@@ -49,6 +55,57 @@ void escalation_mentions(const struct config *cfg, const char *environment, char
 		}
 		used += (size_t)n;
 	}
+}
+
+int64_t escalation_level(int64_t nag, int64_t widen_after, size_t n_widen_to)
+{
+	int64_t top = n_widen_to > 0 ? (int64_t)n_widen_to : 1, level;
+
+	if (widen_after <= 0 || nag <= widen_after)
+		return 0;
+	level = (nag - 1) / widen_after;
+	return level < top ? level : top;
+}
+
+int escalation_dm(struct store *s, int64_t id, const char *user, const char *why,
+		  const char *const *channels, size_t n, int64_t now, char *err, size_t errlen)
+{
+	struct incident_view v;
+	cJSON *m;
+	char *headline, *body;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (triage_load_view(s, id, &v) < 0)
+		return snprintf(err, errlen, "incident %lld vanished", (long long)id), -1;
+	headline = render_headline(&v);
+	triage_view_release(s);
+	m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "kind", OUTBOX_DM);
+	cJSON_AddNumberToObject(m, "incident", (double)id);
+	cJSON_AddStringToObject(m, "user", user);
+	cJSON_AddStringToObject(m, "text", why);
+	cJSON_AddStringToObject(m, "headline", headline);
+	body = cJSON_PrintUnformatted(m);
+	cJSON_Delete(m);
+	free(headline);
+	rc = outbox_enqueue(s, id, OUTBOX_DM, body, channels, n, now, err, errlen);
+	free(body);
+	return rc;
+}
+
+int escalation_start_dms(struct store *s, const struct config *cfg, int64_t id,
+			 const char *const *channels, size_t n, int64_t now, char *err,
+			 size_t errlen)
+{
+	const struct slack_user_list *u = &cfg->slack.escalation_users;
+
+	for (size_t i = 0; i < u->n; i++)
+		if (escalation_dm(s, id, u->ids[i], "\xF0\x9F\x9A\xA8 Needs a human", channels, n,
+				  now, err, errlen) < 0)
+			return -1;
+	return 0;
 }
 
 static sqlite3_stmt *prep(struct store *s, const char *sql)
@@ -306,10 +363,11 @@ static void age(int64_t ms, char *out, size_t outlen)
 /* One due row: a nag, or the end of the escalation. */
 struct due_row {
 	int64_t id, nags, interval, max_nags, started, last_count, last_firing, alert_count;
-	int64_t widen_after, acked_at;
+	int64_t widen_after, acked_at, level;
 	struct quiet_hours quiet;
 	bool critical;
 	char targets[512], state[32], resolved_by[64], esc_state[16], acked_by[64];
+	char environment[64];
 };
 
 /* The nag text: who, which nag, how long, and what changed since the last message. */
@@ -333,8 +391,8 @@ static void nag_text(const struct due_row *r, int64_t nag, int64_t now, int64_t 
 	}
 	age(now - r->started, open, sizeof(open));
 	buf_init(&b, 0);
-	/* Widened: after widen_after nags, the whole channel is asked. */
-	if (r->widen_after > 0 && nag > r->widen_after)
+	/* Widened: the whole channel is asked, and the targets reached so far. */
+	if (r->level > 0)
 		buf_puts(&b, "<!here> ");
 	buf_printf(&b, "\xE2\x8F\xB0 %sStill unacknowledged \xE2\x80\x94 nag #%lld, open %s.",
 		   mentions, (long long)nag, open);
@@ -411,6 +469,49 @@ static int ack_timed_out(struct store *s, const struct due_row *r, int64_t now,
 	return human_reply(s, r->id, text, channels, n_channels, now, err, errlen);
 }
 
+/* True when the space-separated list targets names user. */
+static bool targets_have(const char *targets, const char *user)
+{
+	size_t len = strlen(user);
+	for (const char *p = targets; *p; p += strcspn(p, " "), p += *p == ' ')
+		if (strncmp(p, user, len) == 0 && (p[len] == ' ' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+/*
+ * Raises r's level to the one nag reaches (escalation_level): each new level
+ * adds the next widen_to target of r's environment to r->targets (mentioned
+ * from now on) and queues a DM to it. 0, or -1 with err.
+ */
+static int widen(struct store *s, const struct config *cfg, struct due_row *r, int64_t nag,
+		 const char *const *channels, size_t n_channels, int64_t now, char *err,
+		 size_t errlen)
+{
+	const struct slack_user_list *to = config_widen_to(cfg, r->environment);
+	int64_t level = escalation_level(nag, r->widen_after, to->n);
+	char why[160];
+
+	for (; r->level < level; r->level++) {
+		const char *user = r->level < (int64_t)to->n ? to->ids[r->level] : NULL;
+		size_t used = strlen(r->targets);
+
+		log_info("event=escalation_widened incident=%lld level=%lld target=%s",
+			 (long long)r->id, (long long)r->level + 1, user ? user : "here");
+		if (user == NULL || targets_have(r->targets, user) ||
+		    used + strlen(user) + 2 > sizeof(r->targets))
+			continue;
+		snprintf(r->targets + used, sizeof(r->targets) - used, "%s%s", used ? " " : "",
+			 user);
+		snprintf(why, sizeof(why),
+			 "\xF0\x9F\x9A\xA8 Escalated to you: unacknowledged after %lld nags",
+			 (long long)nag - 1);
+		if (escalation_dm(s, r->id, user, why, channels, n_channels, now, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int escalation_run_due(struct store *s, const struct config *cfg, const char *const *channels,
 		       size_t n_channels, int64_t now, char *err, size_t errlen)
 {
@@ -419,7 +520,7 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 	       " e.last_alert_count, e.last_firing, i.alert_count, e.targets, i.state,"
 	       " coalesce(i.resolved_by, ''), e.widen_after, e.state, coalesce(e.acked_by, ''),"
 	       " coalesce(e.acked_at, 0), e.quiet_from, e.quiet_to, e.quiet_tz,"
-	       " i.severity = 'critical', coalesce(e.quiet_zone, '')"
+	       " i.severity = 'critical', coalesce(e.quiet_zone, ''), e.level, e.environment"
 	       " FROM escalations e JOIN incidents i ON i.id = e.incident_id"
 	       " WHERE e.state IN ('active', 'acked') AND e.next_nag_at IS NOT NULL"
 	       " AND e.next_nag_at <= ?"
@@ -427,7 +528,6 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 	struct due_row rows[64];
 	int n = 0;
 
-	(void)cfg;
 	if (st == NULL)
 		return snprintf(err, errlen, "cannot prepare due escalations"), -1;
 	sqlite3_bind_int64(st, 1, now);
@@ -453,10 +553,12 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		r->quiet.offset = sqlite3_column_int(st, 17);
 		r->critical = sqlite3_column_int(st, 18) != 0;
 		strlcpy0(r->quiet.zone, store_col_text(st, 19), sizeof(r->quiet.zone));
+		r->level = sqlite3_column_int64(st, 20);
+		strlcpy0(r->environment, store_col_text(st, 21), sizeof(r->environment));
 	}
 	sqlite3_finalize(st);
 	for (int i = 0; i < n; i++) {
-		const struct due_row *r = &rows[i];
+		struct due_row *r = &rows[i];
 		char text[1024];
 		int64_t firing, total, nag = r->nags + 1;
 		bool last;
@@ -515,10 +617,12 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		firing = members(s, r->id, "firing");
 		total = members(s, r->id, NULL);
 		last = r->max_nags > 0 && nag >= r->max_nags;
+		if (widen(s, cfg, r, nag, channels, n_channels, now, err, errlen) < 0)
+			return -1;
 		nag_text(r, nag, now, firing, total, last, text, sizeof(text));
 		st = prep(s, "UPDATE escalations SET nags = ?, last_nag_at = ?, next_nag_at = ?,"
-			     " last_alert_count = ?, last_firing = ?, updated_at = ?"
-			     " WHERE incident_id = ?");
+			     " last_alert_count = ?, last_firing = ?, updated_at = ?,"
+			     " level = ?8, targets = ?9 WHERE incident_id = ?7");
 		if (st == NULL)
 			return snprintf(err, errlen, "cannot prepare nag update"), -1;
 		sqlite3_bind_int64(st, 1, nag);
@@ -529,6 +633,8 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 		sqlite3_bind_int64(st, 5, firing < 0 ? 0 : firing);
 		sqlite3_bind_int64(st, 6, now);
 		sqlite3_bind_int64(st, 7, r->id);
+		sqlite3_bind_int64(st, 8, r->level);
+		store_bind_text(st, 9, r->targets);
 		if (done(st) < 0)
 			return snprintf(err, errlen, "escalations: %s",
 					sqlite3_errmsg(store_db(s))),

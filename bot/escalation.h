@@ -6,6 +6,10 @@
  * nag_interval of the incident's environment until a human acknowledges
  * (button, a reply matching the ack words, an :eyes: or :white_check_mark:
  * reaction, /nightshift ack) or resolves it, or the source resolves it.
+ * Widening: after widen_after nags, and again every widen_after nags, the
+ * level rises: nags mention the channel (<!here>) and one more target of the
+ * environment's widen_to list (cumulative), who also gets a DM (an outbox
+ * row of kind "dm"). The level and the targets reached are in the row.
  *
  * Time: every escalation time comes from esc_now_ms() (esc_clock.h).
  * Restart: the rows are the schedule; an overdue nag fires once at the next
@@ -27,6 +31,25 @@ struct store;
 /* "<@U1> <@U2>": the targets of an escalation in environment (config_targets). */
 void escalation_mentions(const struct config *cfg, const char *environment, char *out,
 			 size_t outlen);
+
+/*
+ * The widening level nag number nag reaches: 0 up to widen_after nags, then
+ * one more every widen_after nags, at most n_widen_to (at least 1: the
+ * channel is mentioned even without further targets). widen_after 0: never.
+ */
+int64_t escalation_level(int64_t nag, int64_t widen_after, size_t n_widen_to);
+
+/*
+ * Queues a direct message (outbox kind "dm", for channels[0..n)) to user
+ * about incident id: why, then the incident's headline; a channel adds the
+ * way to its thread. 0, or -1 with err.
+ */
+int escalation_dm(struct store *s, int64_t id, const char *user, const char *why,
+		  const char *const *channels, size_t n, int64_t now, char *err, size_t errlen);
+/* The DMs of a new escalation: one to each of channels.slack.escalation_users. */
+int escalation_start_dms(struct store *s, const struct config *cfg, int64_t id,
+			 const char *const *channels, size_t n, int64_t now, char *err,
+			 size_t errlen);
 
 /*
  * Records (or restarts) the escalation of incident id in environment: the

@@ -7,6 +7,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,21 @@ int outbox_enqueue(struct store *s, int64_t incident_id, const char *kind, const
 		}
 	}
 	return 0;
+}
+
+int outbox_enqueue_header(struct store *s, int64_t incident_id, const char *channel,
+			  const char *state, int64_t now_ms, char *err, size_t errlen)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *body;
+	int rc;
+
+	cJSON_AddStringToObject(o, "state", state);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	rc = outbox_enqueue(s, incident_id, OUTBOX_HEADER, body, &channel, 1, now_ms, err, errlen);
+	free(body);
+	return rc;
 }
 
 int outbox_due(struct store *s, const char *channel, int64_t now_ms, int64_t after_id,

@@ -26,10 +26,25 @@ struct outbox_item {
 	int attempts;
 };
 
+/*
+ * Two kinds of rows are side effects rather than messages in a thread:
+ * OUTBOX_DM, a direct message to one person (bot/escalation.h), and
+ * OUTBOX_HEADER, {"state": …}: the incident's thread header should show that
+ * state. A channel queues a header row through channel_delivery.header_state
+ * when a reply it delivered changed the state, in the transaction that marks
+ * the reply sent, so the update survives a restart.
+ */
+#define OUTBOX_DM     "dm"
+#define OUTBOX_HEADER "header"
+
 /* Queues body for each of channels[0..n). 0 or -1 with err. */
 int outbox_enqueue(struct store *s, int64_t incident_id, const char *kind, const char *body,
 		   const char *const *channels, size_t n, int64_t now_ms, char *err,
 		   size_t errlen);
+
+/* Queues an OUTBOX_HEADER row showing state for incident_id on channel. 0 or -1 with err. */
+int outbox_enqueue_header(struct store *s, int64_t incident_id, const char *channel,
+			  const char *state, int64_t now_ms, char *err, size_t errlen);
 
 /*
  * Loads up to max pending items of channel that are due at now_ms, oldest

@@ -42,6 +42,7 @@ struct channel_delivery {
 	const char *remote_ref;          /* SENT: where it landed, e.g. "C0123:1712345678.000100" */
 	const char *thread_ref;          /* SENT and it opened the incident's thread: stored in threads */
 	const char *error;               /* FAILED: why */
+	const char *header_state;        /* SENT: queue an OUTBOX_HEADER row with this state, or NULL */
 };
 
 /*

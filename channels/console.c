@@ -7,6 +7,9 @@
  *   #12 ┃ Received: Pod prod/api-7f9c is crash looping
  *   #12 ┃  • firing since 2026-11-22T23:11:15Z via alertmanager
  *   #12 ┃  [Acknowledge] [Resolve] [Silence 1h]
+ *
+ * A direct message (outbox kind "dm") is one line "#12 ✉ DM to U…: …";
+ * header updates are Slack's own rows and never reach the console.
  */
 #include "channel.h"
 
@@ -79,46 +82,58 @@ static void line(struct buf *out, long long id, const char *bar, const char *tex
 	} while (*p);
 }
 
+/* Appends the lines of message m of incident id: headline, text, bullets, command, buttons. */
+static void message_lines(struct buf *out, const cJSON *m, long long id, const struct console *c)
+{
+	const char *bold = c->color ? "\033[1m" : "", *reset = c->color ? "\033[0m" : "";
+	const cJSON *it;
+
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "thread_start")))
+		buf_printf(out, "#%lld \xE2\x94\x81\xE2\x94\x81 %s%s%s\n", id, bold,
+			   str_field(m, "headline"), reset);
+	line(out, id, "\xE2\x94\x83", str_field(m, "text"));
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(m, "bullets"))
+	{
+		if (cJSON_IsString(it))
+			buf_printf(out, "#%lld \xE2\x94\x83  \xE2\x80\xA2 %s\n", id, it->valuestring);
+	}
+	it = cJSON_GetObjectItemCaseSensitive(m, "command");
+	if (cJSON_IsString(it))
+		buf_printf(out, "#%lld \xE2\x94\x83  $ %s\n", id, it->valuestring);
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "buttons")) > 0) {
+		buf_printf(out, "#%lld \xE2\x94\x83 ", id);
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(m, "buttons"))
+		{
+			if (cJSON_IsString(it))
+				buf_printf(out, " [%s]", button_label(it->valuestring));
+		}
+		buf_puts(out, "\n");
+	}
+}
+
 static enum channel_send_result console_send(struct channel *ch, const struct outbox_item *item,
 					     char *remote_ref, size_t reflen, char *err,
 					     size_t errlen)
 {
-	struct console *c = ch->priv;
 	cJSON *m = cJSON_Parse(item->body);
-	const cJSON *it;
 	struct buf out;
 	long long id = (long long)item->incident_id;
-	const char *bold = c->color ? "\033[1m" : "", *reset = c->color ? "\033[0m" : "";
 
 	if (m == NULL) {
 		snprintf(err, errlen, "outbox body is not JSON");
 		return CHANNEL_FAILED;
 	}
 	buf_init(&out, 0);
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "thread_start")))
-		buf_printf(&out, "#%lld \xE2\x94\x81\xE2\x94\x81 %s%s%s\n", id, bold,
-			   str_field(m, "headline"), reset);
-	line(&out, id, "\xE2\x94\x83", str_field(m, "text"));
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(m, "bullets"))
-	{
-		if (cJSON_IsString(it))
-			buf_printf(&out, "#%lld \xE2\x94\x83  \xE2\x80\xA2 %s\n", id, it->valuestring);
-	}
-	it = cJSON_GetObjectItemCaseSensitive(m, "command");
-	if (cJSON_IsString(it))
-		buf_printf(&out, "#%lld \xE2\x94\x83  $ %s\n", id, it->valuestring);
-	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "buttons")) > 0) {
-		buf_printf(&out, "#%lld \xE2\x94\x83 ", id);
-		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(m, "buttons"))
-		{
-			if (cJSON_IsString(it))
-				buf_printf(&out, " [%s]", button_label(it->valuestring));
-		}
-		buf_puts(&out, "\n");
-	}
+	if (strcmp(item->kind, "dm") == 0)
+		buf_printf(&out, "#%lld \xE2\x9C\x89 DM to %s: %s: %s\n", id, str_field(m, "user"),
+			   str_field(m, "text"), str_field(m, "headline"));
+	else if (strcmp(item->kind, "header") != 0)
+		message_lines(&out, m, id, ch->priv);
 	cJSON_Delete(m);
-	fwrite(out.data, 1, out.len, console_stream);
-	fflush(console_stream);
+	if (out.len > 0) {
+		fwrite(out.data, 1, out.len, console_stream);
+		fflush(console_stream);
+	}
 	buf_release(&out);
 	snprintf(remote_ref, reflen, "console-%lld", id);
 	return CHANNEL_SENT;

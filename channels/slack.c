@@ -7,8 +7,10 @@
  * its ts. Posts are paced (post_interval_ms per channel); 429 pauses the
  * queue for Retry-After; 5xx and network errors retry with backoff; other
  * {ok:false} errors fail the message, logged by code, and the ones retrying
- * cannot fix show in /healthz. When a reply changes the incident's state the
- * thread's first message is updated (chat.update) to show it.
+ * cannot fix show in /healthz. When a reply changes the incident's state,
+ * its delivery queues an outbox header row (channel_delivery.header_state);
+ * header rows and escalation DMs are side items, delivered by
+ * slack_side.c with the same retries, beside the thread order.
  *
  * Alert storms: when pacing holds back several new-incident messages of the
  * same Alertmanager group, they go out as ONE summary message whose thread
@@ -31,10 +33,11 @@
 #define MAX_IN_FLIGHT  16
 #define BACKOFF_MAX_MS 60000
 #define API_TIMEOUT_MS 10000
+#define POST	       "chat.postMessage"
 
 static void pump_cb(lws_sorted_usec_list_t *sul);
 
-static void schedule_pump(struct slack *s, int64_t delay_ms)
+void slack_schedule_pump(struct slack *s, int64_t delay_ms)
 {
 	if (s->ch->env != NULL && !s->stopping)
 		lws_sul_schedule(s->ch->env->ctx, 0, &s->pump_sul, pump_cb,
@@ -75,7 +78,7 @@ static bool error_is_transient(const char *e)
 }
 
 /* Backoff for the n-th consecutive failure: 1, 2, 4 … 60 s, with ±20 % jitter. */
-static int64_t backoff_ms(int n)
+int64_t slack_backoff_ms(int n)
 {
 	int64_t base = 1000LL << (n > 6 ? 6 : (n < 1 ? 0 : n - 1));
 	if (base > BACKOFF_MAX_MS)
@@ -104,7 +107,7 @@ void slack_api_call(struct slack *s, const char *method, const char *content_typ
 }
 
 /* The JSON object of a 200 response, or NULL. */
-static cJSON *parse_ok(const struct http_response *r)
+cJSON *slack_parse_ok(const struct http_response *r)
 {
 	const char *end = NULL;
 	cJSON *j;
@@ -150,6 +153,7 @@ static struct slack_thread *thread_add(struct slack *s, int64_t incident, const 
 	t->shared = shared;
 	strlcpy0(t->ts, ts, sizeof(t->ts));
 	strlcpy0(t->state, state ? state : "", sizeof(t->state));
+	strlcpy0(t->shown, t->state, sizeof(t->shown));
 	t->next = s->threads;
 	s->threads = t;
 	t->hnext = s->tbuckets[(size_t)incident % ARRAY_LEN(s->tbuckets)];
@@ -194,149 +198,9 @@ static void replay_inbox(struct slack *s)
 		log_info("event=slack_inbox_replay envelopes=%zu", n);
 }
 
-/* The outbox body of the incident's first Slack message (owned cJSON), or NULL. */
-static cJSON *root_message(struct slack *s, int64_t incident)
-{
-	sqlite3_stmt *st = NULL;
-	cJSON *m = NULL;
-	if (sqlite3_prepare_v2(store_db(s->ch->env->store),
-			       "SELECT body FROM outbox WHERE incident_id = ? AND channel = 'slack'"
-			       " ORDER BY id LIMIT 1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_int64(st, 1, incident);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		m = cJSON_Parse(store_col_text(st, 0));
-	sqlite3_finalize(st);
-	return m;
-}
-
-/* ---- header updates, reactions ---- */
-
-struct side_call {
-	struct slack *s;
-	char what[48];
-	int64_t incident;
-};
-
-static void side_done(void *arg, const struct http_response *r)
-{
-	struct side_call *c = arg;
-	cJSON *j = parse_ok(r);
-	const char *e = j ? jstr(j, "error") : NULL;
-
-	if (j == NULL || (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok")) &&
-			  (e == NULL || strcmp(e, "already_reacted") != 0)))
-		log_warnx("incident=%lld event=slack_api_error method=%s status=%d error=%s",
-			  (long long)c->incident, c->what, r->status,
-			  e ? e : (r->error[0] ? "transport" : "bad_response"));
-	cJSON_Delete(j);
-	free(c);
-}
-
-static struct side_call *side(struct slack *s, const char *what, int64_t incident)
-{
-	struct side_call *c = xcalloc(1, sizeof(*c));
-	c->s = s;
-	strlcpy0(c->what, what, sizeof(c->what));
-	c->incident = incident;
-	return c;
-}
-
-static void add_reaction(struct slack *s, struct slack_thread *t, const char *name)
-{
-	char *body = xasprintf("channel=%s&timestamp=%s&name=%s", s->channel_id, t->ts, name);
-	slack_api_call(s, "reactions.add", "application/x-www-form-urlencoded", body, false,
-		       side_done, side(s, "reactions.add", t->incident_id));
-	free(body);
-}
-
-/* Shows state on the thread's first message (chat.update) once it changes. */
-static void update_header(struct slack *s, struct slack_thread *t, const cJSON *reply,
-			  const char *state)
-{
-	cJSON *root, *o;
-	char *body;
-
-	if (state == NULL || *state == '\0' || strcmp(t->state, state) == 0 || t->shared)
-		return;
-	strlcpy0(t->state, state, sizeof(t->state));
-	root = root_message(s, t->incident_id);
-	o = slack_blocks_object(root ? root : reply, state);
-	cJSON_AddStringToObject(o, "channel", s->channel_id);
-	cJSON_AddStringToObject(o, "ts", t->ts);
-	body = cJSON_PrintUnformatted(o);
-	slack_api_call(s, "chat.update", "application/json; charset=utf-8", body, false, side_done,
-		       side(s, "chat.update", t->incident_id));
-	log_info("incident=%lld event=slack_header_update state=%s", (long long)t->incident_id,
-		 state);
-	if (strcmp(state, "resolved") == 0)
-		add_reaction(s, t, "white_check_mark");
-	else if (strcmp(state, "acknowledged") == 0)
-		add_reaction(s, t, "eyes");
-	free(body);
-	cJSON_Delete(o);
-	cJSON_Delete(root);
-}
-
-/* ---- escalation DMs (conversations.open, then a short DM) ---- */
-
-struct dm_call {
-	struct slack *s;
-	int64_t incident;
-	char *text; /* owned: the DM's text */
-};
-
-static void dm_open_done(void *arg, const struct http_response *r)
-{
-	struct dm_call *c = arg;
-	cJSON *j = parse_ok(r);
-	const char *dm = j ? jstr(cJSON_GetObjectItemCaseSensitive(j, "channel"), "id") : NULL;
-
-	if (dm != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"))) {
-		cJSON *o = cJSON_CreateObject();
-		char *body;
-		cJSON_AddStringToObject(o, "channel", dm);
-		cJSON_AddStringToObject(o, "text", c->text);
-		body = cJSON_PrintUnformatted(o);
-		slack_api_call(c->s, "chat.postMessage", "application/json; charset=utf-8", body,
-			       false, side_done, side(c->s, "chat.postMessage(dm)", c->incident));
-		free(body);
-		cJSON_Delete(o);
-	} else {
-		log_warnx("incident=%lld event=slack_api_error method=conversations.open status=%d "
-			  "error=%s",
-			  (long long)c->incident, r->status,
-			  j && jstr(j, "error") ? jstr(j, "error") : "bad_response");
-	}
-	cJSON_Delete(j);
-	free(c->text);
-	free(c);
-}
-
-static void escalate_dm(struct slack *s, struct slack_item *it, const char *thread_ts)
-{
-	for (size_t i = 0; i < s->n_escalation; i++) {
-		struct dm_call *c = xcalloc(1, sizeof(*c));
-		char *body = xasprintf("users=%s", s->escalation[i]);
-		struct buf t;
-		buf_init(&t, 0);
-		buf_puts(&t, "\xF0\x9F\x9A\xA8 Needs a human: ");
-		slack_escape(&t, jstr(it->msg, "headline") ? jstr(it->msg, "headline") : "");
-		buf_printf(&t, " \xE2\x80\x94 see the thread in <#%s> (incident %lld, ts %s)",
-			   s->channel_id, (long long)it->incident_id, thread_ts ? thread_ts : "");
-		c->s = s;
-		c->incident = it->incident_id;
-		c->text = buf_detach(&t);
-		slack_api_call(s, "conversations.open", "application/x-www-form-urlencoded", body,
-			       false, dm_open_done, c);
-		free(body);
-	}
-}
-
 /* ---- the queue ---- */
 
-static void item_remove(struct slack *s, struct slack_item *it)
+void slack_item_remove(struct slack *s, struct slack_item *it)
 {
 	struct slack_item **pp = &s->q_head, *prev = NULL;
 	while (*pp && *pp != it) {
@@ -356,8 +220,8 @@ static void item_remove(struct slack *s, struct slack_item *it)
 	free(it);
 }
 
-static void report(struct slack *s, struct slack_item *it, enum channel_send_result res,
-		   const char *ref, const char *thread_ref, const char *error)
+void slack_report(struct slack *s, struct slack_item *it, enum channel_send_result res,
+		  const char *ref, const char *thread_ref, const char *error, const char *header_state)
 {
 	struct channel_delivery dl = {
 	    .channel = "slack",
@@ -367,18 +231,14 @@ static void report(struct slack *s, struct slack_item *it, enum channel_send_res
 	    .remote_ref = ref,
 	    .thread_ref = thread_ref,
 	    .error = error,
+	    .header_state = header_state,
 	};
 	s->ch->env->delivered(s->ch->env->daemon, &dl);
 }
 
-enum outcome { OUT_OK, OUT_RATE_LIMITED, OUT_RETRY, OUT_FAILED };
-
-/*
- * What a chat.postMessage answer means. A rate limit pauses the queue here;
- * why gets the error for logs (RETRY, FAILED).
- */
-static enum outcome classify(struct slack *s, const struct http_response *r, const cJSON *j,
-			     int64_t now, char *why, size_t whylen)
+enum slack_outcome slack_classify(struct slack *s, const char *method,
+				  const struct http_response *r, const cJSON *j, int64_t now,
+				  char *why, size_t whylen)
 {
 	const char *err = j ? jstr(j, "error") : NULL;
 
@@ -401,27 +261,42 @@ static enum outcome classify(struct slack *s, const struct http_response *r, con
 	else
 		snprintf(why, whylen, "%.120s", err ? err : "ok:false without error");
 	if (r->status != 200 || slack_error_is_fatal(err))
-		snprintf(s->api_error, sizeof(s->api_error), "chat.postMessage: %.120s", why);
+		snprintf(s->api_error, sizeof(s->api_error), "%s: %.120s", method, why);
 	return OUT_FAILED;
 }
 
-static void item_retry(struct slack_item *it, int64_t now, int status, const char *why)
+void slack_item_retry(struct slack_item *it, const char *method, int64_t now, int status,
+		      const char *why)
 {
 	it->attempts++;
-	it->not_before = now + backoff_ms(it->attempts);
-	log_warnx("incident=%lld event=slack_retry method=chat.postMessage outbox=%lld "
+	it->not_before = now + slack_backoff_ms(it->attempts);
+	log_warnx("incident=%lld event=slack_retry method=%s outbox=%lld "
 		  "attempt=%d status=%d error=\"%s\" retry_in_ms=%lld",
-		  (long long)it->incident_id, (long long)it->outbox_id, it->attempts, status, why,
-		  (long long)(it->not_before - now));
+		  (long long)it->incident_id, method, (long long)it->outbox_id, it->attempts,
+		  status, why, (long long)(it->not_before - now));
 }
 
-static void item_failed(struct slack *s, struct slack_item *it, int status, const char *why)
+void slack_item_failed(struct slack *s, struct slack_item *it, const char *method, int status,
+		       const char *why)
 {
-	log_error("incident=%lld event=slack_api_error method=chat.postMessage outbox=%lld "
+	log_error("incident=%lld event=slack_api_error method=%s outbox=%lld "
 		  "status=%d error=%s",
-		  (long long)it->incident_id, (long long)it->outbox_id, status, why);
-	report(s, it, CHANNEL_FAILED, NULL, NULL, why);
-	item_remove(s, it);
+		  (long long)it->incident_id, method, (long long)it->outbox_id, status, why);
+	slack_report(s, it, CHANNEL_FAILED, NULL, NULL, why, NULL);
+	slack_item_remove(s, it);
+}
+
+/*
+ * The state a reply just delivered in thread t asks its header to show, or
+ * NULL when the header needs no update (a storm's shared thread has none).
+ */
+static const char *header_change(struct slack_thread *t, const char *state)
+{
+	if (t == NULL || t->shared || state == NULL || *state == '\0' ||
+	    strcmp(t->state, state) == 0)
+		return NULL;
+	strlcpy0(t->state, state, sizeof(t->state));
+	return state;
 }
 
 static void post_done(void *arg, const struct http_response *r)
@@ -429,19 +304,19 @@ static void post_done(void *arg, const struct http_response *r)
 	struct slack_item *it = arg;
 	struct slack *s = it->s;
 	int64_t now = mono_ms();
-	cJSON *j = parse_ok(r);
+	cJSON *j = slack_parse_ok(r);
 	char why[160] = "";
 
 	it->in_flight = false;
 	s->in_flight--;
-	switch (classify(s, r, j, now, why, sizeof(why))) {
+	switch (slack_classify(s, POST, r, j, now, why, sizeof(why))) {
 	case OUT_RATE_LIMITED:
 		log_warnx("incident=%lld event=slack_rate_limited method=chat.postMessage "
 			  "retry_after_s=%s outbox=%lld",
 			  (long long)it->incident_id, why, (long long)it->outbox_id);
 		break;
-	case OUT_RETRY: item_retry(it, now, r->status, why); break;
-	case OUT_FAILED: item_failed(s, it, r->status, why); break;
+	case OUT_RETRY: slack_item_retry(it, POST, now, r->status, why); break;
+	case OUT_FAILED: slack_item_failed(s, it, POST, r->status, why); break;
 	case OUT_OK: {
 		const char *ts = jstr(j, "ts"), *chan = jstr(j, "channel");
 		const char *state = jstr(it->msg, "state");
@@ -456,27 +331,23 @@ static void post_done(void *arg, const struct http_response *r)
 			} else { /* out of a shared storm thread into its own */
 				strlcpy0(t->ts, ts, sizeof(t->ts));
 				strlcpy0(t->state, state ? state : "", sizeof(t->state));
+				strlcpy0(t->shown, t->state, sizeof(t->shown));
 				t->shared = false;
 			}
-			report(s, it, CHANNEL_SENT, ref, ts, NULL);
+			slack_report(s, it, CHANNEL_SENT, ref, ts, NULL, NULL);
 		} else {
-			report(s, it, CHANNEL_SENT, ref, NULL, NULL);
-			if (t != NULL)
-				update_header(s, t, it->msg, state);
+			slack_report(s, it, CHANNEL_SENT, ref, NULL, NULL, header_change(t, state));
 		}
 		log_debug("incident=%lld event=slack_posted outbox=%lld kind=%s ts=%s root=%d "
 			  "latency_ms=%lld",
 			  (long long)it->incident_id, (long long)it->outbox_id, it->kind,
 			  ts ? ts : "", it->root, (long long)(now - it->queued_mono));
-		if (s->n_escalation > 0 && strcmp(it->kind, "report") == 0 && state &&
-		    strcmp(state, "escalated") == 0)
-			escalate_dm(s, it, t ? t->ts : ts);
-		item_remove(s, it);
+		slack_item_remove(s, it);
 		break;
 	}
 	}
 	cJSON_Delete(j);
-	schedule_pump(s, 0);
+	slack_schedule_pump(s, 0);
 }
 
 /* ---- alert storms: one summary message for new incidents of one group ---- */
@@ -504,9 +375,9 @@ static void storm_done(void *arg, const struct http_response *r)
 	struct storm *st = arg;
 	struct slack *s = st->s;
 	int64_t now = mono_ms();
-	cJSON *j = parse_ok(r);
+	cJSON *j = slack_parse_ok(r);
 	char why[160] = "";
-	enum outcome o = classify(s, r, j, now, why, sizeof(why));
+	enum slack_outcome o = slack_classify(s, POST, r, j, now, why, sizeof(why));
 	const char *ts = j ? jstr(j, "ts") : NULL, *chan = j ? jstr(j, "channel") : NULL;
 	char ref[96];
 
@@ -525,18 +396,18 @@ static void storm_done(void *arg, const struct http_response *r)
 		struct slack_item *it = st->items[i];
 		it->in_flight = false;
 		if (o == OUT_RETRY)
-			item_retry(it, now, r->status, why);
+			slack_item_retry(it, POST, now, r->status, why);
 		else if (o == OUT_FAILED)
-			item_failed(s, it, r->status, why);
+			slack_item_failed(s, it, POST, r->status, why);
 		else if (o == OUT_OK && ts) {
 			thread_add(s, it->incident_id, ts, jstr(it->msg, "state"), true);
-			report(s, it, CHANNEL_SENT, ref, ts, NULL);
-			item_remove(s, it);
+			slack_report(s, it, CHANNEL_SENT, ref, ts, NULL, NULL);
+			slack_item_remove(s, it);
 		}
 	}
 	cJSON_Delete(j);
 	free(st);
-	schedule_pump(s, 0);
+	slack_schedule_pump(s, 0);
 }
 
 /* Posts leader and every other new incident of its group waiting now as one message. */
@@ -652,28 +523,33 @@ static void dispatch(struct slack *s, struct slack_item *it)
 /* True when it would open a thread: new incidents are announced before replies. */
 static bool opens_thread(struct slack *s, const struct slack_item *it)
 {
-	return it->incident_id != 0 && slack_thread_of(s, it->incident_id) == NULL;
+	return !it->side && it->incident_id != 0 && slack_thread_of(s, it->incident_id) == NULL;
 }
 
 /*
  * Posts what may go now: each incident's messages in order (it->after), at
  * most MAX_IN_FLIGHT at once, paced; when the queue is backed up, messages
  * that open a thread go before replies, so a new incident is never stuck
- * behind another's follow-ups.
+ * behind another's follow-ups. Side items (DMs, header updates) go with the
+ * replies, when slack_side_ready() says so.
  */
 static void pump(struct slack *s)
 {
 	int64_t now = mono_ms(), wake = 0;
+	struct slack_item *next;
 
 	if (now < s->paused_until) {
-		schedule_pump(s, s->paused_until - now);
+		slack_schedule_pump(s, s->paused_until - now);
 		return;
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (struct slack_item *it = s->q_head; it && s->in_flight < MAX_IN_FLIGHT;
-		     it = it->next) {
+		     it = next) {
+			next = it->next; /* a side item may be done (removed) at once */
 			if (it->in_flight || it->after != NULL ||
 			    opens_thread(s, it) != (pass == 0))
+				continue;
+			if (it->side && !slack_side_ready(s, it, now, &wake))
 				continue;
 			if (it->not_before > now) {
 				if (wake == 0 || it->not_before < wake)
@@ -686,7 +562,9 @@ static void pump(struct slack *s)
 				pass = 2;
 				break;
 			}
-			if (storm_size(s, it, now) >= 2)
+			if (it->side)
+				slack_side_dispatch(s, it);
+			else if (storm_size(s, it, now) >= 2)
 				dispatch_storm(s, it, now);
 			else
 				dispatch(s, it);
@@ -694,7 +572,7 @@ static void pump(struct slack *s)
 		}
 	}
 	if (wake > 0)
-		schedule_pump(s, wake - now);
+		slack_schedule_pump(s, wake - now);
 }
 
 static void pump_cb(lws_sorted_usec_list_t *sul)
@@ -714,13 +592,14 @@ static void auth_cb(lws_sorted_usec_list_t *sul)
 static void auth_done(void *arg, const struct http_response *r)
 {
 	struct slack *s = arg;
-	cJSON *j = parse_ok(r);
+	cJSON *j = slack_parse_ok(r);
 	const char *err = j ? jstr(j, "error") : NULL;
 
 	if (j && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"))) {
 		strlcpy0(s->bot_user_id, jstr(j, "user_id") ? jstr(j, "user_id") : "",
 			 sizeof(s->bot_user_id));
 		strlcpy0(s->bot_id, jstr(j, "bot_id") ? jstr(j, "bot_id") : "", sizeof(s->bot_id));
+		strlcpy0(s->team_url, jstr(j, "url") ? jstr(j, "url") : "", sizeof(s->team_url));
 		s->auth_ok = true;
 		log_info("event=slack_auth_ok user_id=%s bot_id=%s team=\"%.64s\"", s->bot_user_id,
 			 s->bot_id, jstr(j, "team") ? jstr(j, "team") : "");
@@ -731,7 +610,7 @@ static void auth_done(void *arg, const struct http_response *r)
 			  "or revoked\"",
 			  err);
 	} else {
-		int64_t delay = backoff_ms(++s->auth_attempts);
+		int64_t delay = slack_backoff_ms(++s->auth_attempts);
 		log_warnx("event=slack_auth_retry status=%d error=\"%s\" retry_in_ms=%lld",
 			  r->status, err ? err : (r->error[0] ? r->error : "bad response"),
 			  (long long)delay);
@@ -811,8 +690,6 @@ static int slack_start(struct channel *ch, const struct config *cfg, char *err, 
 	s->channel_id = xstrdup(cfg->slack.channel);
 	s->allowed = copy_users(&cfg->slack.allowed_users);
 	s->n_allowed = cfg->slack.allowed_users.n;
-	s->escalation = copy_users(&cfg->slack.escalation_users);
-	s->n_escalation = cfg->slack.escalation_users.n;
 	s->post_interval_ms = (int64_t)cfg->slack.post_interval_ms;
 	if (s->app_token == NULL || s->bot_token == NULL || s->channel_id == NULL) {
 		snprintf(err, errlen, "channels.slack needs both tokens and a channel");
@@ -855,14 +732,15 @@ static enum channel_send_result slack_send(struct channel *ch, const struct outb
 	it->outbox_id = item->id;
 	it->incident_id = item->incident_id;
 	strlcpy0(it->kind, item->kind, sizeof(it->kind));
+	it->side = strcmp(item->kind, OUTBOX_DM) == 0 || strcmp(item->kind, OUTBOX_HEADER) == 0;
 	it->msg = m;
 	it->queued_mono = mono_ms();
 	it->thread_start = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "thread_start"));
 	if (it->thread_start && it->incident_id != 0)
 		incident_group(s, it->incident_id, it->group, sizeof(it->group));
 	/* The previous message of the same incident (the newest one queued) goes first. */
-	for (struct slack_item *o = s->q_head; o && it->incident_id; o = o->next)
-		if (o->incident_id == it->incident_id)
+	for (struct slack_item *o = s->q_head; o && it->incident_id && !it->side; o = o->next)
+		if (o->incident_id == it->incident_id && !o->side)
 			it->after = o;
 	if (s->q_tail)
 		s->q_tail->next = it;
@@ -870,7 +748,7 @@ static enum channel_send_result slack_send(struct channel *ch, const struct outb
 		s->q_head = it;
 	s->q_tail = it;
 	s->queued++;
-	schedule_pump(s, 0);
+	slack_schedule_pump(s, 0);
 	return CHANNEL_PENDING;
 }
 
@@ -926,7 +804,6 @@ static void slack_stop(struct channel *ch)
 	wipe_free(s->bot_token);
 	free(s->channel_id);
 	free_strv(s->allowed, s->n_allowed);
-	free_strv(s->escalation, s->n_escalation);
 	free(s);
 	ch->priv = NULL;
 }

@@ -2,7 +2,10 @@
  * This file contains the private interface of the Slack channel, split in
  * four files along its seams:
  *   slack.c         the channel ops; the outbox queue (threads, pacing,
- *                   429/5xx retries, header updates); Web API calls
+ *                   429/5xx retries); Web API calls
+ *   slack_side.c    side items of the queue: escalation DMs
+ *                   (conversations.open + chat.postMessage) and header
+ *                   updates (chat.update + reactions.add)
  *   slack_blocks.c  outbox message JSON -> Block Kit blocks + fallback text
  *   slack_socket.c  the Socket Mode connection (lws client): open, hello,
  *                   disconnect, reconnect with backoff, acks
@@ -43,6 +46,9 @@ struct slack_item {
 	int64_t not_before;  /* mono ms: retry backoff */
 	bool root;	     /* in flight as the thread's first message */
 	bool thread_start;   /* the message that opens the incident's thread */
+	bool side;	     /* an OUTBOX_DM or OUTBOX_HEADER row: not part of the thread order */
+	int step;	     /* side items: the API call to make next (0 first) */
+	char dm_channel[32]; /* a DM: the conversation conversations.open gave */
 	char group[160];     /* the incident's Alertmanager group key ("" none) */
 	int64_t queued_mono; /* for the latency figure */
 };
@@ -53,7 +59,8 @@ struct slack_thread {
 	struct slack_thread *hnext; /* the next in its hash bucket */
 	int64_t incident_id;
 	char ts[32];	/* the first message: thread_ts of every reply */
-	char state[24]; /* what its header shows ("" unknown, after a restart) */
+	char state[24]; /* the state its replies last asked the header to show */
+	char shown[24]; /* what its header shows ("" unknown, after a restart) */
 	bool shared;	/* a storm summary's thread, shared with other incidents */
 };
 
@@ -87,12 +94,13 @@ struct slack {
 	struct channel *ch;
 	/* configuration (owned copies) */
 	char *api_url, *app_token, *bot_token, *channel_id;
-	char **allowed, **escalation;
-	size_t n_allowed, n_escalation;
+	char **allowed;
+	size_t n_allowed;
 	int64_t post_interval_ms;
 
 	/* identity from auth.test */
 	char bot_user_id[32], bot_id[32];
+	char team_url[160]; /* "https://team.slack.com/", for links; "" unknown */
 	bool auth_ok;
 	int auth_attempts;
 	lws_sorted_usec_list_t auth_sul;
@@ -137,10 +145,47 @@ int64_t slack_incident_of_ts(struct slack *s, const char *ts);
 void slack_api_call(struct slack *s, const char *method, const char *content_type, const char *body,
 		    bool app_token, void (*done)(void *arg, const struct http_response *r),
 		    void *arg);
+/* Pumps the queue after delay_ms (0: at once). */
+void slack_schedule_pump(struct slack *s, int64_t delay_ms);
+/* Backoff for the n-th consecutive failure: 1, 2, 4 … 60 s, with ±20 % jitter. */
+int64_t slack_backoff_ms(int n);
+/* The JSON object of a 200 response (owned: cJSON_Delete), or NULL. */
+cJSON *slack_parse_ok(const struct http_response *r);
+
+enum slack_outcome { OUT_OK, OUT_RATE_LIMITED, OUT_RETRY, OUT_FAILED };
+/*
+ * What a Web API answer to method means. A rate limit pauses the queue
+ * here; why gets the error for logs (RETRY, FAILED); an error retrying
+ * cannot fix shows in /healthz.
+ */
+enum slack_outcome slack_classify(struct slack *s, const char *method,
+				  const struct http_response *r, const cJSON *j, int64_t now,
+				  char *why, size_t whylen);
+/* it failed in a way worth retrying: backs it off (logged). */
+void slack_item_retry(struct slack_item *it, const char *method, int64_t now, int status,
+		      const char *why);
+/* it will never be delivered: logged by code, reported FAILED, removed (freed). */
+void slack_item_failed(struct slack *s, struct slack_item *it, const char *method, int status,
+		       const char *why);
+/* Reports it's result to the daemon (env->delivered); strings borrowed. */
+void slack_report(struct slack *s, struct slack_item *it, enum channel_send_result res,
+		  const char *ref, const char *thread_ref, const char *error, const char *header_state);
+/* Takes it off the queue and frees it. */
+void slack_item_remove(struct slack *s, struct slack_item *it);
+
 /* True when user may act (allowed_users empty = everyone). */
 bool slack_user_allowed(const struct slack *s, const char *user);
 /* True for Web API errors that retrying will not fix (bad token, channel, scope …). */
 bool slack_error_is_fatal(const char *error);
+
+/* slack_side.c */
+/*
+ * True when side item it may go now; a DM waits (up to a bound, *wake
+ * lowered to it) for its incident's thread, to link it.
+ */
+bool slack_side_ready(struct slack *s, struct slack_item *it, int64_t now, int64_t *wake);
+/* Makes side item it's next API call, or finishes it at once (may remove it). */
+void slack_side_dispatch(struct slack *s, struct slack_item *it);
 
 /* slack_blocks.c */
 /*

@@ -193,3 +193,22 @@ escalate() {
 	report() { ROOT=$(root_ts "$1") && [ -n "$ROOT" ] && [ "$(sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%Real problem%'" | wc -l)" -ge 1 ]; }
 	wait_for 10 report "$1" || not_ok "the report of $1 is posted in its thread" "$(sd_posts)"
 }
+
+# setup_clock_bot [EXTRA_SLACK_KEYS] : like esc_setup, without escalation users:
+# the double, a port and a config with the test clock; does not start the bot
+setup_clock_bot() {
+	clock_setup
+	start_double --echo-bot-messages
+	PORT=$(free_port) || bail "found a free loopback port"
+	BASE=http://127.0.0.1:$PORT
+	write_config "$CONF" "$(slack_yaml "${1:-}")
+testing:
+  clock_file: $CLOCK"
+}
+
+# nag_block N : the first block's text of the Nth nag
+nag_block() {
+	sd_get "log?kind=api&method=chat.postMessage"
+	jq_sql "$BODY" "SELECT json_extract(value,'\$.body.blocks[0].text.text') FROM json_each(@DOC)
+		WHERE json_extract(value,'\$.body.text') LIKE '%nag #$1,%' AND json_extract(value,'\$.body.channel')='C1'"
+}

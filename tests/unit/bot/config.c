@@ -230,7 +230,7 @@ static void test_unknown_keys(void)
 
 	LOAD_FAILS("environments:\n  - name: a\n    matches: {x: y}\n");
 	CHECK_ERR(3, "unknown key \"matches\" in environments[0] (allowed: name, match, nag_interval, "
-		     "max_nags, targets, widen_after, ack_timeout, quiet_hours, ack_words)");
+		     "max_nags, targets, widen_after, widen_to, ack_timeout, quiet_hours, ack_words)");
 
 	LOAD_FAILS("channels:\n  console: {}\n  teams:\n    enabled: true\n");
 	CHECK_ERR(3, "unknown key \"teams\" in channels (allowed: console, slack)");

@@ -3,7 +3,7 @@
  * reactions acknowledge (hostile text included), the nag schedule over a
  * store at chosen times (an overdue nag fires once, the cap, what changed),
  * acks and resolves stopping it, the per-environment config and its
- * defaults, and the test clock.
+ * defaults, the test clock, and widening (level, targets reached, DMs).
  */
 #include "harness.h"
 
@@ -630,6 +630,106 @@ static void test_ack_words_per_environment(void)
 	config_unref(c);
 }
 
+static void test_level(void)
+{
+	/* widen_after 0: never; otherwise one more level every widen_after nags. */
+	CHECK_INT(escalation_level(50, 0, 2), 0);
+	CHECK_INT(escalation_level(1, 2, 2), 0);
+	CHECK_INT(escalation_level(2, 2, 2), 0);
+	CHECK_INT(escalation_level(3, 2, 2), 1);
+	CHECK_INT(escalation_level(4, 2, 2), 1);
+	CHECK_INT(escalation_level(5, 2, 2), 2);
+	/* At most one level per further target ... */
+	CHECK_INT(escalation_level(99, 2, 2), 2);
+	CHECK_INT(escalation_level(4, 1, 3), 3);
+	/* ... and 1 (the channel) without any. */
+	CHECK_INT(escalation_level(2, 1, 0), 1);
+	CHECK_INT(escalation_level(99, 1, 0), 1);
+	CHECK_INT(escalation_level(0, 1, 2), 0);
+}
+
+/* count(*) of the outbox rows matching where. */
+static long long rows(struct store *s, const char *where)
+{
+	char q[256];
+	snprintf(q, sizeof(q), "SELECT count(*) FROM outbox WHERE %s", where);
+	return scalar(s, q);
+}
+
+/* Runs the nags due at now (one) and checks that the last message contains want. */
+static void nag_says(struct store *s, const struct config *c, int64_t now, const char *want)
+{
+	char body[4096];
+	CHECK_INT(run_due(s, c, now), 1);
+	last_body(s, body, sizeof(body));
+	CHECK_CONTAINS(body, want);
+}
+
+/* Checks that yaml is refused with an error containing want. */
+static void config_refused(const char *yaml, const char *want)
+{
+	char err[2048] = "";
+	struct config *c = load_cfg(yaml, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err, want);
+	config_unref(c);
+}
+
+static void test_widen(void)
+{
+	char err[2048] = "";
+	struct config *c = load_cfg("environments:\n"
+				    "  - name: production\n    targets: [U1ONCALL]\n"
+				    "    widen_after: 2\n    widen_to: [U2SECOND, U3CTO]\n",
+				    err, sizeof(err));
+	struct store *s = store_open(":memory:", false, err, sizeof(err));
+	const int64_t t0 = 1000000000000LL, MIN = 60000;
+	int64_t id, open_ms;
+
+	CHECK(c != NULL && s != NULL);
+	if (c == NULL || s == NULL)
+		return;
+	id = escalated_incident(s, c, "production", t0);
+	/* Nags 1 and 2: the targets only. */
+	CHECK_INT(run_due(s, c, t0 + 10 * MIN), 1);
+	nag_says(s, c, t0 + 20 * MIN,
+		 "\"\xE2\x8F\xB0 <@U1ONCALL> Still unacknowledged \xE2\x80\x94 nag #2");
+	CHECK_INT(rows(s, "kind = 'dm'"), 0);
+	CHECK_INT(scalar(s, "SELECT level FROM escalations"), 0);
+	/* Nag 3: level 1, the channel and the second target; one DM to it, before the nag. */
+	nag_says(s, c, t0 + 30 * MIN,
+		 "<!here> \xE2\x8F\xB0 <@U1ONCALL> <@U2SECOND> Still unacknowledged \xE2\x80\x94 nag #3");
+	CHECK_INT(rows(s, "kind = 'dm'"), 1);
+	CHECK_INT(rows(s, "kind = 'dm' AND json_extract(body, '$.user') = 'U2SECOND' AND"
+			  " json_extract(body, '$.text') LIKE '%unacknowledged after 2 nags'"),
+		  1);
+	CHECK_INT(scalar(s, "SELECT level = 1 AND targets = 'U1ONCALL U2SECOND' FROM escalations"),
+		  1);
+	/* Nag 4: the same level, no new DM. Nag 5: the third target. */
+	CHECK_INT(run_due(s, c, t0 + 40 * MIN), 1);
+	CHECK_INT(rows(s, "kind = 'dm'"), 1);
+	nag_says(s, c, t0 + 50 * MIN, "<!here> \xE2\x8F\xB0 <@U1ONCALL> <@U2SECOND> <@U3CTO> Still");
+	CHECK_INT(rows(s, "kind = 'dm' AND json_extract(body, '$.user') = 'U3CTO'"), 1);
+	CHECK_INT(scalar(s, "SELECT level FROM escalations"), 2);
+	/* No one is left: later nags widen no further. */
+	CHECK_INT(run_due(s, c, t0 + 60 * MIN), 1);
+	CHECK_INT(run_due(s, c, t0 + 70 * MIN), 1);
+	CHECK_INT(rows(s, "kind = 'dm'"), 2);
+	CHECK_INT(scalar(s, "SELECT level FROM escalations"), 2);
+	/* An ack stops it all. */
+	CHECK_INT(escalation_acked(s, id, "U3CTO", t0 + 71 * MIN, &open_ms), 1);
+	CHECK_INT(run_due(s, c, t0 + 200 * MIN), 0);
+	CHECK_INT(rows(s, "kind = 'dm'"), 2);
+	store_close(s);
+	config_unref(c);
+
+	/* widen_to without widen_after is an error at the environment's line. */
+	config_refused("environments:\n  - name: dev\n    widen_to: [U2SECOND]\n",
+		       "cfg.yaml:2: environments[0]: widen_to needs widen_after");
+	config_refused("environments:\n  - name: dev\n    widen_after: 2\n    widen_to: [bob]\n",
+		       "cfg.yaml:4: environments[0].widen_to: \"bob\" is not a Slack user id");
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -645,6 +745,8 @@ int main(void)
 	RUN(test_quiet_hours);
 	RUN(test_quiet_zone_row);
 	RUN(test_ack_words_per_environment);
+	RUN(test_level);
+	RUN(test_widen);
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

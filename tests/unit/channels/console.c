@@ -1,7 +1,7 @@
 /*
  * Unit tests of the renderer and the console channel: what a phone-sized
  * message contains, how the console lays a thread out, caps on hostile
- * lengths, and the channel registry.
+ * lengths, side rows (a DM, a header update), and the channel registry.
  */
 #include "harness.h"
 
@@ -37,7 +37,8 @@ static struct incident_view view(void)
 	return v;
 }
 
-static char *console_render(const char *body, long long incident)
+/* What the console prints for an outbox row of kind with body (owned: free). */
+static char *console_render_kind(const char *kind, const char *body, long long incident)
 {
 	struct channel ch = {.ops = &console_channel};
 	struct outbox_item item = {.id = 1, .incident_id = incident, .body = (char *)body};
@@ -48,6 +49,7 @@ static char *console_render(const char *body, long long incident)
 	FILE *mem = open_memstream(&out, &len);
 
 	memset(&cfg, 0, sizeof(cfg));
+	strlcpy0(item.kind, kind, sizeof(item.kind));
 	console_set_stream(mem);
 	CHECK_INT(console_channel.start(&ch, &cfg, err, sizeof(err)), 0);
 	CHECK_INT(console_channel.send(&ch, &item, ref, sizeof(ref), err, sizeof(err)),
@@ -56,6 +58,11 @@ static char *console_render(const char *body, long long incident)
 	fclose(mem);
 	console_set_stream(stdout);
 	return out;
+}
+
+static char *console_render(const char *body, long long incident)
+{
+	return console_render_kind("received", body, incident);
 }
 
 static void test_received_message(void)
@@ -147,6 +154,19 @@ static void test_hostile_lengths_are_capped(void)
 	free(huge);
 	alert_free(&a);
 }
+/* A DM is one line naming the user; a header row prints nothing (and is sent). */
+static void test_side_rows(void)
+{
+	char *out = console_render_kind(OUTBOX_DM,
+					"{\"kind\":\"dm\",\"user\":\"U0CTO\",\"text\":\"Needs a "
+					"human\",\"headline\":\"production \xC2\xB7 Boom\"}",
+					7);
+	CHECK_STR(out, "#7 \xE2\x9C\x89 DM to U0CTO: Needs a human: production \xC2\xB7 Boom\n");
+	free(out);
+	out = console_render_kind(OUTBOX_HEADER, "{\"state\":\"resolved\"}", 7);
+	CHECK_STR(out ? out : "", "");
+	free(out);
+}
 
 static void test_registry(void)
 {
@@ -179,6 +199,7 @@ int main(void)
 	RUN(test_received_message);
 	RUN(test_resolved_and_noise);
 	RUN(test_hostile_lengths_are_capped);
+	RUN(test_side_rows);
 	RUN(test_registry);
 	RUN(test_bad_body_fails_cleanly);
 	return harness_done();
