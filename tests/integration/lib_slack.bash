@@ -167,18 +167,9 @@ clock_setup() {
 # clock_at MINUTES : the escalation clock runs MINUTES (+ 1 s) ahead of the wall clock
 clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOCK"; }
 
-# esc_setup [TOP_LEVEL_YAML] : the test clock, the double, a port and a config with
-# U1ADMIN as escalation user (plus TOP_LEVEL_YAML); the caller edits $CONF and starts the bot
-esc_setup() {
-	clock_setup
-	start_double --echo-bot-messages
-	PORT=$(free_port) || bail "found a free loopback port"
-	BASE=http://127.0.0.1:$PORT
-	write_config "$CONF" "$(slack_yaml "    escalation_users: [U1ADMIN]")
-testing:
-  clock_file: $CLOCK${1:+
-$1}"
-}
+# esc_setup [TOP_LEVEL_YAML] : setup_clock_bot with U1ADMIN as escalation user
+# (plus TOP_LEVEL_YAML); the caller edits $CONF and starts the bot
+esc_setup() { setup_clock_bot "    escalation_users: [U1ADMIN]" "${1:-}"; }
 
 # escalate NAME [NAMESPACE] [SEVERITY] : posts an alert (prod-api, warning), waits
 # for its escalation and for its report in its thread; sets INC and ROOT
@@ -194,8 +185,9 @@ escalate() {
 	wait_for 10 report "$1" || not_ok "the report of $1 is posted in its thread" "$(sd_posts)"
 }
 
-# setup_clock_bot [EXTRA_SLACK_KEYS] : like esc_setup, without escalation users:
-# the double, a port and a config with the test clock; does not start the bot
+# setup_clock_bot [EXTRA_SLACK_KEYS] [TOP_LEVEL_YAML] : the test clock, the
+# double, a port and a config with the test clock (plus the extra keys of
+# channels.slack and TOP_LEVEL_YAML); does not start the bot
 setup_clock_bot() {
 	clock_setup
 	start_double --echo-bot-messages
@@ -203,7 +195,8 @@ setup_clock_bot() {
 	BASE=http://127.0.0.1:$PORT
 	write_config "$CONF" "$(slack_yaml "${1:-}")
 testing:
-  clock_file: $CLOCK"
+  clock_file: $CLOCK${2:+
+$2}"
 }
 
 # nag_block N : the first block's text of the Nth nag
