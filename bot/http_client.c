@@ -119,6 +119,8 @@ static void *client_main(void *arg)
 {
 	struct http_client *c = arg;
 
+	pthread_setname_np(pthread_self(), "ns-http");
+
 	for (;;) {
 		struct job *take, *j;
 		CURLMsg *msg;

@@ -265,6 +265,8 @@ static void *worker_main(void *arg)
 	struct config *clients_cfg = NULL; /* a reference: clients borrow from it */
 	size_t n_clients = 0;
 
+	pthread_setname_np(pthread_self(), "ns-worker");
+
 	if (store == NULL)
 		log_error("event=worker_store_failed error=\"%s\"", err);
 	pthread_mutex_lock(&w->lock);

@@ -74,6 +74,8 @@ static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 
+	pthread_setname_np(pthread_self(), "ns-writer"); /* for top -H, ps -L, gdb */
+
 	for (;;) {
 		struct writer_job *batch, *last;
 		struct config *cfg;
@@ -122,6 +124,8 @@ static void *checkpoint_main(void *arg)
 {
 	struct writer *w = arg;
 	struct timespec until;
+
+	pthread_setname_np(pthread_self(), "ns-checkpoint");
 
 	pthread_mutex_lock(&w->lock);
 	while (!w->stopping) {
