@@ -514,7 +514,7 @@ static int widen(struct store *s, const struct config *cfg, struct due_row *r, i
 	return 0;
 }
 
-/* True when incident id's nags get a pod line: Kubernetes configured, a namespace and a workload. */
+/* True when incident id's nags get a pod line: a cluster configured, a namespace, a workload. */
 static bool looks_at_pods(struct store *s, const struct config *cfg, int64_t id)
 {
 	sqlite3_stmt *st;

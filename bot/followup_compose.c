@@ -556,7 +556,7 @@ void followup_compose_status(const struct followup_facts *f, const char *pods, i
 struct pods_seen {
 	bool known;
 	long long ready, total, restarts; /* restarts: of the failing pod named */
-	char pod[256], reason[64];        /* the failing pod named, "" when none */
+	char pod[256], reason[64];        /* the failing pod named; "" when none */
 };
 
 /* "ready=2 total=3 pod=api-x restarts=14" (a stored summary) into *s. */
@@ -616,11 +616,13 @@ static void failing_line(const struct pods_seen *last, const struct pods_seen *n
 			 now->pod, now->reason, now->restarts, now->ready, now->total);
 		return;
 	}
-	if (more >= 0)
-		snprintf(since, sizeof(since), more ? ", +%lld since the last nag" : ", none since"
-			 " the last nag", more);
+	if (more > 0)
+		snprintf(since, sizeof(since), ", +%lld since the last nag", more);
+	else if (more == 0)
+		snprintf(since, sizeof(since), ", none since the last nag");
 	if (counts)
-		snprintf(was, sizeof(was), " (%lld/%lld at the last nag)", last->ready, last->total);
+		snprintf(was, sizeof(was), " (%lld/%lld at the last nag)", last->ready,
+			 last->total);
 	snprintf(line, linelen, "Pods: %s %s (restarts %lld%s); %lld/%lld ready%s.", now->pod,
 		 now->reason, now->restarts, since, now->ready, now->total, was);
 }

@@ -691,8 +691,9 @@ static void test_nag_row(void)
 		      " state, updated_at, last_pods) VALUES (1, '', 60000, 0, 'active', 0,"
 		      " 'ready=0 total=1 pod=x restarts=2')");
 	store_begin(s);
-	CHECK_INT(followup_request_nag(s, 1, "\xE2\x8F\xB0 Still unacknowledged \xE2\x80\x94 nag #1.",
-				       5, err, sizeof(err)),
+	CHECK_INT(followup_request_nag(s, 1,
+				       "\xE2\x8F\xB0 Still unacknowledged \xE2\x80\x94 nag #1.", 5,
+				       err, sizeof(err)),
 		  1);
 	store_commit(s);
 	CHECK_INT(scalar(s, "SELECT count(*) FROM followups WHERE kind = 'nag' AND user = ''"
