@@ -98,7 +98,8 @@ void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size
 /*
  * Sends the nags that are due at now (each at most once, whatever the
  * delay) and stops the escalations whose incident was resolved or
- * acknowledged meanwhile. Replies go to the outbox for channels[0..n).
+ * acknowledged meanwhile. Replies go to the outbox for channels[0..n), but
+ * a nag that gets a pod line goes to a followups row (see Pods above).
  * Returns how many rows it handled, or -1 with err.
  */
 int escalation_run_due(struct store *s, const struct config *cfg, const char *const *channels,

@@ -900,7 +900,7 @@ out:
 static void run_nag(const struct followup_env *env, int64_t id, int64_t incident, int attempts,
 		    const char *text, struct followup_result *res)
 {
-	char last[256], line[512], summary[256] = "", err[256];
+	char last[512], line[640], summary[512] = "", err[256];
 	struct tool_calls calls = {0};
 	int64_t t0 = mono_ms();
 	struct ctx c;

@@ -17,6 +17,11 @@
  * A failed tool is said briefly and the answer falls back to the stored
  * evidence. Only read tools are ever called.
  *
+ * Nags (escalation.h) of incidents with a Kubernetes target are rows of
+ * kind 'nag' in the same table (followup_request_nag): the question is the
+ * nag's text, the worker adds a pod line from the same fresh look as the
+ * "status" intent and posts it; questions are rows of kind 'question'.
+ *
  * Threads: followup_request runs on whichever thread owns the store (the
  * writer, in the daemon); followup_run / followup_run_one on a worker or the
  * main thread (`nightshift ask`). Everything a run touches is its own.

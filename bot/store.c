@@ -254,8 +254,8 @@ static const char *const migrations[] = {
 	 * nag's text) that a worker completes with the pod line; the escalation
 	 * keeps the summary of the last look, to say what changed since.
 	 */
-	"ALTER TABLE followups ADD COLUMN kind TEXT NOT NULL DEFAULT 'question';"
-	"ALTER TABLE escalations ADD COLUMN last_pods TEXT;",
+	("ALTER TABLE followups ADD COLUMN kind TEXT NOT NULL DEFAULT 'question';"
+	 "ALTER TABLE escalations ADD COLUMN last_pods TEXT;"),
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
