@@ -633,6 +633,7 @@ void followup_compose_nag_pods(const struct followup_facts *f, const char *pods,
 {
 	struct pod_state *v = NULL;
 	struct pods_seen last, now;
+	size_t n;
 
 	summary[0] = '\0';
 	seen_parse(last_summary, &last);
@@ -642,7 +643,8 @@ void followup_compose_nag_pods(const struct followup_facts *f, const char *pods,
 		free(why);
 		return;
 	}
-	seen_now(v, parse_pods(f, pods, &v), &last, &now);
+	n = parse_pods(f, pods, &v);
+	seen_now(v, n, &last, &now);
 	free(v);
 	snprintf(summary, sumlen, "ready=%lld total=%lld%s%s restarts=%lld", now.ready, now.total,
 		 now.pod[0] ? " pod=" : "", now.pod, now.restarts);
