@@ -21,28 +21,10 @@ SIM=${SIMCLUSTER:-$(dirname "$NS")/build/simcluster}
 SCENARIO=tests/fixtures/nag-pods/crashloop.json
 POD=cart-7f9c6d5b8-x2k4q
 SIM_PID=
-SPORT=0
+SPORT=
 
-# start_sim FILE : simcluster serving FILE on SPORT (a free port the first time); sets SPORT
-start_sim() {
-	local n=100
-	rm -f "$T/sim.port"
-	"$SIM" --listen "127.0.0.1:$SPORT" --ready-file "$T/sim.port" --mutations "$T/mutations.jsonl" \
-		--scenario "$1" --log-level warn </dev/null >>"$T/sim.out" 2>>"$T/sim.log" &
-	SIM_PID=$!
-	EXTRA_PIDS="$EXTRA_PIDS $SIM_PID"
-	while [ $n -gt 0 ]; do
-		if [ -s "$T/sim.port" ]; then
-			SPORT=$(cat "$T/sim.port")
-			return 0
-		fi
-		alive "$SIM_PID" || break
-		sleep 0.1
-		n=$((n - 1))
-	done
-	diag "simcluster did not write its port within 10 s" "$(tail -n 5 "$T/sim.log")"
-	return 1
-}
+# start_sim FILE : simcluster serving FILE, on the same port after the first time
+start_sim() { sim_start --scenario "$1" --log-level warn; }
 # stop_sim : stops the simcluster started last, and waits for it
 stop_sim() {
 	kill "$SIM_PID" 2>/dev/null
@@ -53,6 +35,8 @@ stop_sim() {
 # nags : the nag messages in thread ROOT, one per line
 nags() { sd_posts "ok = 1 AND thread_ts = '$ROOT' AND text LIKE '%Still unacknowledged%'" | cut -d'|' -f3; }
 has_nags() { [ "$(nags | grep -c .)" -ge "$1" ]; }
+# last_look : the escalation's summary of the last look at the pods
+last_look() { db "SELECT last_pods FROM escalations WHERE incident_id = $INC"; }
 
 start_sim "$SCENARIO" || bail "the simulated cluster starts"
 ok "the simulated cluster starts (port $SPORT)"
@@ -80,7 +64,7 @@ check_match "nag #1 is the usual nag, then names the crash-looping pod, its rest
 check "the look was a worker's nag row, done" "nag|done|nag" \
 	"$(db "SELECT kind, state, intent FROM followups WHERE incident_id = $INC")"
 check "the escalation keeps the look for the next nag" "ready=1 total=2 pod=$POD restarts=14" \
-	"$(db "SELECT last_pods FROM escalations WHERE incident_id = $INC")"
+	"$(last_look)"
 check_match "the look's tool calls are recorded with the nag row" '^[1-9]' \
 	"$(db "SELECT count(*) FROM tool_calls WHERE followup_id = (SELECT id FROM followups WHERE incident_id = $INC)")"
 
@@ -98,7 +82,7 @@ wait_for 15 has_nags 2 || not_ok "nag #2 after 20 min" "$(sd_posts)"
 check_match "nag #2 says the pods recovered since nag #1's look" \
 	'nag #2, open 20 min\. .* Pods recovering: 2/2 ready now \(1/2 at the last nag\)\.$' "$(nags | sed -n 2p)"
 check "the escalation keeps the new look" "ready=2 total=2 restarts=0" \
-	"$(db "SELECT last_pods FROM escalations WHERE incident_id = $INC")"
+	"$(last_look)"
 
 # ---- the cluster is gone: the nag still goes out, saying it could not look
 stop_sim
@@ -107,7 +91,7 @@ wait_for 20 has_nags 3 || not_ok "nag #3 after 30 min" "$(sd_posts)"
 check_match "nag #3 says it could not look at the pods" \
 	'nag #3, open 30 min\. .* Pods: could not look \(.+\)\.$' "$(nags | sed -n 3p)"
 check "a failed look keeps the previous one as the reference" "ready=2 total=2 restarts=0" \
-	"$(db "SELECT last_pods FROM escalations WHERE incident_id = $INC")"
+	"$(last_look)"
 
 # ---- kill -9 and a restart: the next nag once, none doubled
 stop_bot KILL
