@@ -1,12 +1,14 @@
 /*
  * This file contains the escalations of escalation.h: the escalations rows,
- * the nags and what each one says changed, the widening (level, further
- * targets, their DMs), and the acknowledgement words.
+ * the nags and what each one says changed (a nag with a pod line is handed
+ * to a worker as a followups row), the widening (level, further targets,
+ * their DMs), and the acknowledgement words.
  * Statements are prepared per call (nags are rare; no slot of the cache).
  */
 #include "escalation.h"
 
 #include "config.h"
+#include "followup.h"
 #include "human.h"
 #include "log.h"
 #include "outbox.h"
@@ -512,6 +514,33 @@ static int widen(struct store *s, const struct config *cfg, struct due_row *r, i
 	return 0;
 }
 
+/* True when incident id's nags get a pod line: a cluster configured, a namespace, a workload. */
+static bool looks_at_pods(struct store *s, const struct config *cfg, int64_t id)
+{
+	sqlite3_stmt *st;
+	bool k8s = false;
+
+	if (cfg->n_clusters == 0)
+		return false;
+	st = prep(s, "SELECT namespace <> '' AND workload <> '' FROM incidents WHERE id = ?");
+	if (st == NULL)
+		return false;
+	sqlite3_bind_int64(st, 1, id);
+	k8s = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	return k8s;
+}
+
+/* The nag's text in the thread now, or as a worker's row that adds the pod line. 0 or -1. */
+static int send_nag(struct store *s, const struct config *cfg, int64_t id, const char *text,
+		    const char *const *channels, size_t n_channels, int64_t now, char *err,
+		    size_t errlen)
+{
+	if (n_channels > 0 && looks_at_pods(s, cfg, id))
+		return followup_request_nag(s, id, text, now, err, errlen) < 0 ? -1 : 0;
+	return human_reply(s, id, text, channels, n_channels, now, err, errlen);
+}
+
 int escalation_run_due(struct store *s, const struct config *cfg, const char *const *channels,
 		       size_t n_channels, int64_t now, char *err, size_t errlen)
 {
@@ -639,11 +668,39 @@ int escalation_run_due(struct store *s, const struct config *cfg, const char *co
 			return snprintf(err, errlen, "escalations: %s",
 					sqlite3_errmsg(store_db(s))),
 			       -1;
-		if (human_reply(s, r->id, text, channels, n_channels, now, err, errlen) < 0)
+		if (send_nag(s, cfg, r->id, text, channels, n_channels, now, err, errlen) < 0)
 			return -1;
 		log_info("event=nag incident=%lld nag=%lld", (long long)r->id, (long long)nag);
 	}
 	return n;
+}
+
+int escalation_nag_look(struct store *s, int64_t id, char *last, size_t lastlen)
+{
+	sqlite3_stmt *st = prep(s, "SELECT state = 'active', coalesce(last_pods, '')"
+				   " FROM escalations WHERE incident_id = ?");
+	int active = 0;
+
+	last[0] = '\0';
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		active = sqlite3_column_int(st, 0) != 0;
+		strlcpy0(last, store_col_text(st, 1), lastlen);
+	}
+	sqlite3_finalize(st);
+	return active;
+}
+
+int escalation_keep_look(struct store *s, int64_t id, const char *summary)
+{
+	sqlite3_stmt *st = prep(s, "UPDATE escalations SET last_pods = ? WHERE incident_id = ?");
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, summary);
+	sqlite3_bind_int64(st, 2, id);
+	return done(st);
 }
 
 int64_t escalation_next_due(struct store *s)

@@ -11,12 +11,22 @@
  * environment's widen_to list (cumulative), who also gets a DM (an outbox
  * row of kind "dm"). The level and the targets reached are in the row.
  *
+ * Pods: when Kubernetes is configured and the incident names a namespace
+ * and a workload, a due nag is counted and scheduled here as always, but its
+ * text goes to a followups row of kind 'nag' (followup_request_nag) instead
+ * of the outbox: a worker looks at the pods with the read tools (no network
+ * on the writer), adds one sentence of what it saw and what changed since
+ * the previous nag's look (escalations.last_pods), and posts it, marking the
+ * row done in the same transaction — a restart neither loses nor doubles it.
+ *
  * Time: every escalation time comes from esc_now_ms() (esc_clock.h).
  * Restart: the rows are the schedule; an overdue nag fires once at the next
  * start and the schedule goes on from then (no burst).
  *
  * Threads: everything taking a store runs on the store writer, inside its
- * transaction; escalation_hint*() and the text checks are thread-safe.
+ * transaction (but escalation_nag_look and escalation_keep_look, which a
+ * worker runs in its own); escalation_hint*() and the text checks are
+ * thread-safe.
  */
 #ifndef NIGHTSHIFT_ESCALATION_H
 #define NIGHTSHIFT_ESCALATION_H
@@ -88,11 +98,22 @@ void escalation_status(struct store *s, int64_t id, int64_t now, char *out, size
 /*
  * Sends the nags that are due at now (each at most once, whatever the
  * delay) and stops the escalations whose incident was resolved or
- * acknowledged meanwhile. Replies go to the outbox for channels[0..n).
+ * acknowledged meanwhile. Replies go to the outbox for channels[0..n), but
+ * a nag that gets a pod line goes to a followups row (see Pods above).
  * Returns how many rows it handled, or -1 with err.
  */
 int escalation_run_due(struct store *s, const struct config *cfg, const char *const *channels,
 		       size_t n_channels, int64_t now, char *err, size_t errlen);
+
+/*
+ * For a nag whose pod line a worker composes: whether id's escalation is
+ * still active (1: post it; 0: it stopped meanwhile, don't; -1 error) and the
+ * summary of the previous nag's look into last ("" when none).
+ */
+int escalation_nag_look(struct store *s, int64_t id, char *last, size_t lastlen);
+
+/* Keeps summary as id's last look at the pods (for the next nag). 0 or -1. */
+int escalation_keep_look(struct store *s, int64_t id, const char *summary);
 
 /* The earliest next nag of an active escalation, or INT64_MAX. */
 int64_t escalation_next_due(struct store *s);

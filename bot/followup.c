@@ -14,6 +14,8 @@
 #include "alert.h"
 #include "channel.h"
 #include "config.h"
+#include "escalation.h"
+#include "human.h"
 #include "investigate.h"
 #include "k8s.h"
 #include "log.h"
@@ -153,12 +155,37 @@ static sqlite3_stmt *prep(struct store *s, const char *sql, char *err, size_t er
 	return st;
 }
 
+/* A pending followups row of kind; its id, or -1 with err. */
+static int64_t insert_row(struct store *s, int64_t incident_id, const char *user,
+			  const char *question, const char *kind, int64_t now_ms, char *err,
+			  size_t errlen)
+{
+	sqlite3_stmt *st = prep(s,
+				"INSERT INTO followups (incident_id, user, question, state, created_at,"
+				" kind) VALUES (?, ?, ?, 'pending', ?, ?)",
+				err, errlen);
+	int64_t id = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, incident_id);
+	store_bind_text(st, 2, user);
+	store_bind_text(st, 3, question);
+	sqlite3_bind_int64(st, 4, now_ms);
+	store_bind_text(st, 5, kind);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(store_db(s));
+	else
+		snprintf(err, errlen, "cannot queue the %s: %s", kind, sqlite3_errmsg(store_db(s)));
+	sqlite3_finalize(st);
+	return id;
+}
+
 int64_t followup_request(struct store *s, int64_t incident_id, const char *user,
 			 const char *question, int64_t now_ms, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	bool found = false;
-	int64_t id = -1;
 
 	if (followup_check(user, question, err, errlen) < 0)
 		return -1;
@@ -171,22 +198,13 @@ int64_t followup_request(struct store *s, int64_t incident_id, const char *user,
 	sqlite3_finalize(st);
 	if (!found)
 		return snprintf(err, errlen, "no incident %lld", (long long)incident_id), -1;
-	st = prep(s,
-		  "INSERT INTO followups (incident_id, user, question, state, created_at)"
-		  " VALUES (?, ?, ?, 'pending', ?)",
-		  err, errlen);
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, incident_id);
-	store_bind_text(st, 2, user);
-	store_bind_text(st, 3, question);
-	sqlite3_bind_int64(st, 4, now_ms);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		id = sqlite3_last_insert_rowid(store_db(s));
-	else
-		snprintf(err, errlen, "cannot queue the follow-up: %s", sqlite3_errmsg(store_db(s)));
-	sqlite3_finalize(st);
-	return id;
+	return insert_row(s, incident_id, user, question, "question", now_ms, err, errlen);
+}
+
+int64_t followup_request_nag(struct store *s, int64_t incident_id, const char *text,
+			     int64_t now_ms, char *err, size_t errlen)
+{
+	return insert_row(s, incident_id, "", text, "nag", now_ms, err, errlen);
 }
 
 /* ---- the stored facts ---- */
@@ -616,16 +634,14 @@ static void answer_logs(struct ctx *c, struct followup_answer *a)
 	free(logs);
 }
 
-static void answer_status(struct ctx *c, struct followup_answer *a)
+/* The fresh look at the pods of the incident's target (owned), or "error: …". */
+static char *look_pods(struct ctx *c)
 {
 	struct followup_facts *f = &c->facts;
 	char *pod_out = NULL, *pods = NULL;
 
-	if (str_empty(f->namespace)) {
-		followup_compose_status(f, "error: the incident names no namespace",
-					c->env->now_ms, a);
-		return;
-	}
+	if (str_empty(f->namespace))
+		return xstrdup("error: the incident names no namespace");
 	ensure_deployment(c, &pod_out);
 	if (!str_empty(f->deployment)) {
 		char *any;
@@ -644,10 +660,15 @@ static void answer_status(struct ctx *c, struct followup_answer *a)
 			       : call_tool(c, "k8s_pod", args2("namespace", f->namespace, "name",
 							       f->pod));
 	}
-	followup_compose_status(f, pods ? pods : "error: the incident names no pod or deployment",
-				c->env->now_ms, a);
-	free(pods);
 	free(pod_out);
+	return pods ? pods : xstrdup("error: the incident names no pod or deployment");
+}
+
+static void answer_status(struct ctx *c, struct followup_answer *a)
+{
+	char *pods = look_pods(c);
+	followup_compose_status(&c->facts, pods, c->env->now_ms, a);
+	free(pods);
 }
 
 static void answer_history(struct ctx *c, struct followup_answer *a)
@@ -659,6 +680,31 @@ static void answer_history(struct ctx *c, struct followup_answer *a)
 	free(past);
 }
 
+/* A fresh context for incident_id's tools. 0, or -1 with err (no such incident). */
+static int ctx_open(struct ctx *c, const struct followup_env *env, int64_t incident_id,
+		    struct tool_calls *calls, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->env = env;
+	c->calls = calls;
+	if (load_facts(env->store, incident_id, &c->facts, &c->alert, err, errlen) < 0) {
+		alert_free(&c->alert);
+		followup_facts_release(&c->facts);
+		return -1;
+	}
+	c->deadline = mono_ms() + env->cfg->deadline_s * 1000;
+	c->tctx = (struct tool_ctx){.cfg = env->cfg, .store = env->store, .alert = &c->alert,
+				    .playbooks = env->playbooks, .now_ms = env->now_ms,
+				    .incident_id = incident_id};
+	return 0;
+}
+
+static void ctx_close(struct ctx *c)
+{
+	alert_free(&c->alert);
+	followup_facts_release(&c->facts);
+}
+
 int followup_run(const struct followup_env *env, int64_t incident_id, const char *question,
 		 struct followup_answer *ans, struct tool_calls *calls, char *err, size_t errlen)
 {
@@ -668,18 +714,8 @@ int followup_run(const struct followup_env *env, int64_t incident_id, const char
 
 	memset(ans, 0, sizeof(*ans));
 	memset(calls, 0, sizeof(*calls));
-	memset(&c, 0, sizeof(c));
-	c.env = env;
-	c.calls = calls;
-	if (load_facts(env->store, incident_id, &c.facts, &c.alert, err, errlen) < 0) {
-		alert_free(&c.alert);
-		followup_facts_release(&c.facts);
+	if (ctx_open(&c, env, incident_id, calls, err, errlen) < 0)
 		return -1;
-	}
-	c.deadline = t0 + env->cfg->deadline_s * 1000;
-	c.tctx = (struct tool_ctx){.cfg = env->cfg, .store = env->store, .alert = &c.alert,
-				   .playbooks = env->playbooks, .now_ms = env->now_ms,
-				   .incident_id = incident_id};
 	switch (intent) {
 	case FU_WHAT_CHANGED: answer_what_changed(&c, ans); break;
 	case FU_LOGS: answer_logs(&c, ans); break;
@@ -692,8 +728,7 @@ int followup_run(const struct followup_env *env, int64_t incident_id, const char
 	ans->steps = c.steps;
 	ans->failed_steps = c.failed;
 	ans->duration_ms = mono_ms() - t0;
-	alert_free(&c.alert);
-	followup_facts_release(&c.facts);
+	ctx_close(&c);
 	return 0;
 }
 
@@ -711,14 +746,16 @@ static int exec_done(struct store *s, sqlite3_stmt *st, const char *what, char *
 
 /* pending → running. 1 claimed, 0 not pending any more, -1 error. */
 static int claim(struct store *s, int64_t id, int64_t *incident, int *attempts, char **user,
-		 char **question, char *err, size_t errlen)
+		 char **question, bool *nag, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	char state[16] = "";
 
 	if (store_begin(s) < 0)
 		return snprintf(err, errlen, "store busy"), -1;
-	st = prep(s, "SELECT incident_id, state, attempts, user, question FROM followups WHERE id = ?",
+	st = prep(s,
+		  "SELECT incident_id, state, attempts, user, question, kind = 'nag' FROM followups"
+		  " WHERE id = ?",
 		  err, errlen);
 	if (st == NULL)
 		goto fail;
@@ -729,6 +766,7 @@ static int claim(struct store *s, int64_t id, int64_t *incident, int *attempts, 
 		*attempts = sqlite3_column_int(st, 2);
 		*user = xstrdup(store_col_text(st, 3));
 		*question = xstrdup(store_col_text(st, 4));
+		*nag = sqlite3_column_int(st, 5) != 0;
 	}
 	sqlite3_finalize(st);
 	if (strcmp(state, "pending") != 0) {
@@ -754,6 +792,31 @@ fail:
 	return -1;
 }
 
+/* Row id's tool calls, and the row done or failed with its answer. 0, or -1 with err. */
+static int answered(struct store *s, int64_t id, const char *state, const char *intent,
+		    const char *answer, int steps, const char *error, const struct tool_calls *calls,
+		    int64_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if (tool_calls_store(s, true, id, calls, now, err, errlen) < 0)
+		return -1;
+	st = prep(s,
+		  "UPDATE followups SET state = ?, intent = ?, answer = ?, steps = ?,"
+		  " answered_at = ?, error = ? WHERE id = ?",
+		  err, errlen);
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, state);
+	store_bind_text(st, 2, intent);
+	store_bind_text(st, 3, answer);
+	sqlite3_bind_int(st, 4, steps);
+	sqlite3_bind_int64(st, 5, now);
+	store_bind_text(st, 6, error);
+	sqlite3_bind_int64(st, 7, id);
+	return exec_done(s, st, "answer", err, errlen);
+}
+
 /* Stores the answer (or the failure) and posts it in the incident's thread: one transaction. */
 static int finish(struct store *s, const struct config *cfg, int64_t id, int64_t incident,
 		  const char *user, const char *question, const struct followup_answer *a,
@@ -763,29 +826,14 @@ static int finish(struct store *s, const struct config *cfg, int64_t id, int64_t
 	size_t n_channels = channels_enabled(cfg, channels, ARRAY_LEN(channels));
 	int64_t now = now_ms();
 	char *text = followup_answer_text(a);
-	sqlite3_stmt *st;
 	int rc = -1;
 
 	if (store_begin(s) < 0) {
 		free(text);
 		return snprintf(err, errlen, "store busy"), -1;
 	}
-	if (tool_calls_store(s, true, id, calls, now, err, errlen) < 0)
-		goto out;
-	st = prep(s,
-		  "UPDATE followups SET state = ?, intent = ?, answer = ?, steps = ?,"
-		  " answered_at = ?, error = ? WHERE id = ?",
-		  err, errlen);
-	if (st == NULL)
-		goto out;
-	store_bind_text(st, 1, failed ? "failed" : "done");
-	store_bind_text(st, 2, followup_intent_name(a->intent));
-	store_bind_text(st, 3, text);
-	sqlite3_bind_int(st, 4, a->steps);
-	sqlite3_bind_int64(st, 5, now);
-	store_bind_text(st, 6, failed ? a->text : NULL);
-	sqlite3_bind_int64(st, 7, id);
-	if (exec_done(s, st, "answer", err, errlen) < 0)
+	if (answered(s, id, failed ? "failed" : "done", followup_intent_name(a->intent), text,
+		     a->steps, failed ? a->text : NULL, calls, now, err, errlen) < 0)
 		goto out;
 	if (n_channels > 0) {
 		struct incident_view v;
@@ -810,46 +858,103 @@ out:
 	return rc;
 }
 
-void followup_run_one(struct store *store, const struct config *cfg,
-		      const struct playbook_set *pb, struct k8s_client **clients, int64_t id,
-		      struct followup_result *res)
+/*
+ * Posts nag row id's text in the incident's thread, keeps summary (unless
+ * "") as the escalation's last look and marks the row done: one transaction.
+ * Nothing is posted when the escalation stopped meanwhile (acked, resolved).
+ */
+static int finish_nag(struct store *s, const struct config *cfg, int64_t id, int64_t incident,
+		      const char *text, const char *summary, int steps,
+		      const struct tool_calls *calls, char *err, size_t errlen)
 {
-	int64_t incident = 0;
-	int attempts = 0, claimed;
-	char *user = NULL, *question = NULL;
+	const char *channels[16];
+	size_t n_channels = channels_enabled(cfg, channels, ARRAY_LEN(channels));
+	int64_t now = now_ms();
+	char last[8];
+	int rc = -1, active;
+
+	if (store_begin(s) < 0)
+		return snprintf(err, errlen, "store busy"), -1;
+	if ((active = escalation_nag_look(s, incident, last, sizeof(last))) < 0) {
+		snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(s)));
+		goto out;
+	}
+	if (answered(s, id, "done", "nag", text, steps,
+		     active ? NULL : "not posted: the escalation stopped meanwhile", calls, now, err,
+		     errlen) < 0)
+		goto out;
+	if (active && summary[0] && escalation_keep_look(s, incident, summary) < 0) {
+		snprintf(err, errlen, "escalations: %s", sqlite3_errmsg(store_db(s)));
+		goto out;
+	}
+	if (active && human_reply(s, incident, text, channels, n_channels, now, err, errlen) < 0)
+		goto out;
+	rc = store_commit(s);
+out:
+	if (rc < 0)
+		store_rollback(s);
+	return rc;
+}
+
+/* Nag row id: text and the pod line of a fresh look (unless interrupted too often), posted. */
+static void run_nag(const struct followup_env *env, int64_t id, int64_t incident, int attempts,
+		    const char *text, struct followup_result *res)
+{
+	char last[512], line[640], summary[512] = "", err[256];
+	struct tool_calls calls = {0};
+	int64_t t0 = mono_ms();
+	struct ctx c;
+	char *full;
+
+	res->nag = true;
+	if (escalation_nag_look(env->store, incident, last, sizeof(last)) == 0) {
+		line[0] = '\0'; /* stopped meanwhile: finish_nag posts nothing */
+	} else if (attempts > WORKERS_MAX_ATTEMPTS) {
+		snprintf(line, sizeof(line), "Pods: could not look (interrupted too often).");
+	} else if (ctx_open(&c, env, incident, &calls, err, sizeof(err)) < 0) {
+		snprintf(line, sizeof(line), "Pods: could not look (%s).", err);
+	} else {
+		char *pods = look_pods(&c);
+		followup_compose_nag_pods(&c.facts, pods, last, line, sizeof(line), summary,
+					  sizeof(summary));
+		free(pods);
+		res->steps = c.steps;
+		ctx_close(&c);
+	}
+	full = xasprintf("%s%s%s", text, line[0] ? " " : "", line);
+	if (finish_nag(env->store, env->cfg, id, incident, full, summary, res->steps, &calls,
+		       res->error, sizeof(res->error)) < 0)
+		res->status = -1;
+	res->duration_ms = mono_ms() - t0;
+	free(full);
+	tool_calls_release(&calls);
+}
+
+/* Question row id of user: answered (or the failure said) in the thread. */
+static void run_question(const struct followup_env *env, int64_t id, int64_t incident,
+			 int attempts, const char *user, const char *question,
+			 struct followup_result *res)
+{
 	struct followup_answer a;
 	struct tool_calls calls = {0};
 	bool failed = false;
 
-	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
-	res->id = id;
-	claimed = claim(store, id, &incident, &attempts, &user, &question, res->error,
-			sizeof(res->error));
-	res->incident_id = incident;
-	if (claimed <= 0) {
-		res->status = claimed == 0 ? 1 : -1;
-		free(user);
-		free(question);
-		return;
-	}
 	if (attempts > WORKERS_MAX_ATTEMPTS) {
 		a.intent = followup_intent_of(question);
 		a.text = xstrdup("Sorry, I could not answer this question: answering it was "
 				 "interrupted too often.");
 		failed = true;
 	} else {
-		struct followup_env env = {.cfg = cfg, .store = store, .playbooks = pb,
-					   .clients = clients, .now_ms = now_ms()};
 		char err[256];
-		if (followup_run(&env, incident, question, &a, &calls, err, sizeof(err)) < 0) {
+		if (followup_run(env, incident, question, &a, &calls, err, sizeof(err)) < 0) {
 			a.intent = followup_intent_of(question);
 			a.text = xasprintf("Sorry, I could not answer this question (%s).", err);
 			failed = true;
 		}
 	}
-	if (finish(store, cfg, id, incident, user, question, &a, &calls, failed, res->error,
-		   sizeof(res->error)) < 0)
+	if (finish(env->store, env->cfg, id, incident, user, question, &a, &calls, failed,
+		   res->error, sizeof(res->error)) < 0)
 		res->status = -1;
 	else if (failed)
 		res->status = -1, strlcpy0(res->error, a.text, sizeof(res->error));
@@ -858,6 +963,32 @@ void followup_run_one(struct store *store, const struct config *cfg,
 	res->duration_ms = a.duration_ms;
 	followup_answer_release(&a);
 	tool_calls_release(&calls);
+}
+
+void followup_run_one(struct store *store, const struct config *cfg,
+		      const struct playbook_set *pb, struct k8s_client **clients, int64_t id,
+		      struct followup_result *res)
+{
+	int64_t incident = 0;
+	int attempts = 0, claimed;
+	char *user = NULL, *question = NULL;
+	bool nag = false;
+
+	memset(res, 0, sizeof(*res));
+	res->id = id;
+	claimed = claim(store, id, &incident, &attempts, &user, &question, &nag, res->error,
+			sizeof(res->error));
+	res->incident_id = incident;
+	if (claimed <= 0) {
+		res->status = claimed == 0 ? 1 : -1;
+	} else {
+		struct followup_env env = {.cfg = cfg, .store = store, .playbooks = pb,
+					   .clients = clients, .now_ms = now_ms()};
+		if (nag)
+			run_nag(&env, id, incident, attempts, question, res);
+		else
+			run_question(&env, id, incident, attempts, user, question, res);
+	}
 	free(user);
 	free(question);
 }

@@ -17,6 +17,11 @@
  * A failed tool is said briefly and the answer falls back to the stored
  * evidence. Only read tools are ever called.
  *
+ * Nags (escalation.h) of incidents with a Kubernetes target are rows of
+ * kind 'nag' in the same table (followup_request_nag): the question is the
+ * nag's text, the worker adds a pod line from the same fresh look as the
+ * "status" intent and posts it; questions are rows of kind 'question'.
+ *
  * Threads: followup_request runs on whichever thread owns the store (the
  * writer, in the daemon); followup_run / followup_run_one on a worker or the
  * main thread (`nightshift ask`). Everything a run touches is its own.
@@ -73,6 +78,14 @@ int followup_check(const char *user, const char *question, char *err, size_t err
 int64_t followup_request(struct store *s, int64_t incident_id, const char *user,
 			 const char *question, int64_t now_ms, char *err, size_t errlen);
 
+/*
+ * Queues a nag of incident_id (escalation.h) whose text a worker completes
+ * with a fresh pod line and posts (followup_run_one), INSIDE the caller's
+ * open write transaction. Returns the row's id, or -1 with err.
+ */
+int64_t followup_request_nag(struct store *s, int64_t incident_id, const char *text,
+			     int64_t now_ms, char *err, size_t errlen);
+
 /* One answer: a lead of one or two lines, a few bullets, an optional command. */
 struct followup_answer {
 	enum followup_intent intent;
@@ -110,6 +123,7 @@ int followup_run(const struct followup_env *env, int64_t incident_id, const char
 struct followup_result {
 	int64_t id, incident_id;
 	int status; /* 0 answered, -1 failed, 1 skipped (not pending any more) */
+	bool nag;   /* a nag's pod look (followup_request_nag), not a question */
 	enum followup_intent intent;
 	int steps;
 	int64_t duration_ms;
@@ -155,6 +169,17 @@ void followup_compose_logs(const struct followup_facts *f, const char *pod, cons
 			   struct followup_answer *a);
 void followup_compose_status(const struct followup_facts *f, const char *pods, int64_t now_ms,
 			     struct followup_answer *a);
+/*
+ * The pod line of a nag, one sentence into line, from a fresh k8s_pods (or
+ * k8s_pod) output and last_summary, what the previous nag's look saw (""
+ * when none): the failing pod and its restarts (and how many more since),
+ * ready/total, "recovering" when all are ready again, or that the look
+ * failed. summary gets this look's, stored for the next nag ("" when the
+ * look failed: the previous one stays the reference).
+ */
+void followup_compose_nag_pods(const struct followup_facts *f, const char *pods,
+			       const char *last_summary, char *line, size_t linelen, char *summary,
+			       size_t sumlen);
 void followup_compose_history(const struct followup_facts *f, const char *history,
 			      const char *past, struct followup_answer *a);
 void followup_compose_root_cause(const struct followup_facts *f, struct followup_answer *a);

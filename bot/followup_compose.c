@@ -415,27 +415,14 @@ static void incident_bullet(const struct followup_facts *f, int64_t now_ms,
 	}
 }
 
-void followup_compose_status(const struct followup_facts *f, const char *pods, int64_t now_ms,
-			     struct followup_answer *a)
+/* The pods of f's target in a k8s_pods / k8s_pod output, into *out (owned); how many. */
+static size_t parse_pods(const struct followup_facts *f, const char *pods, struct pod_state **out)
 {
 	struct pod_state *v = NULL, *cur = NULL;
-	size_t n = 0, alloc = 0, ready = 0;
-	long long restarts = 0;
-	const char *p = pods, *common = NULL;
-	bool mixed = false;
-	int64_t fresh = -1;
+	size_t n = 0, alloc = 0;
+	const char *p = pods;
 	char line[LINE_MAX_LEN], age[24];
-	const char *who = target_name(f);
 
-	a->intent = FU_STATUS;
-	if (followup_tool_failed(pods)) {
-		char *why = tool_reason(pods);
-		set_text(a, xasprintf("Could not look at the pods of %s now (%s).", who, why));
-		free(why);
-		incident_bullet(f, now_ms, a);
-		add_stored(f, a, 3);
-		return;
-	}
 	while (followup_next_line(&p, line, sizeof(line))) {
 		if (str_has_prefix(line, "pod ")) {
 			char owner[300], name[256];
@@ -481,6 +468,32 @@ void followup_compose_status(const struct followup_facts *f, const char *pods, i
 			}
 		}
 	}
+	*out = v;
+	return n;
+}
+
+void followup_compose_status(const struct followup_facts *f, const char *pods, int64_t now_ms,
+			     struct followup_answer *a)
+{
+	struct pod_state *v = NULL;
+	size_t n, ready = 0;
+	long long restarts = 0;
+	const char *common = NULL;
+	bool mixed = false;
+	int64_t fresh = -1;
+	char age[24];
+	const char *who = target_name(f);
+
+	a->intent = FU_STATUS;
+	if (followup_tool_failed(pods)) {
+		char *why = tool_reason(pods);
+		set_text(a, xasprintf("Could not look at the pods of %s now (%s).", who, why));
+		free(why);
+		incident_bullet(f, now_ms, a);
+		add_stored(f, a, 3);
+		return;
+	}
+	n = parse_pods(f, pods, &v);
 	for (size_t i = 0; i < n; i++) {
 		restarts += strtoll(v[i].restarts, NULL, 10);
 		if (strcmp(v[i].ready, "true") == 0) {
@@ -535,6 +548,118 @@ void followup_compose_status(const struct followup_facts *f, const char *pods, i
 				       : xasprintf("kubectl -n %s get pod %s", f->namespace,
 						   str_empty(f->pod) ? "" : f->pod));
 	free(v);
+}
+
+/* ---- compose: the pod line of a nag ---- */
+
+/* What one look at the pods saw, as kept on the escalation between two nags. */
+struct pods_seen {
+	bool known;
+	long long ready, total, restarts; /* restarts: of the failing pod named */
+	char pod[256], reason[64];        /* the failing pod named; "" when none */
+};
+
+/* "ready=2 total=3 pod=api-x restarts=14" (a stored summary) into *s. */
+static void seen_parse(const char *summary, struct pods_seen *s)
+{
+	char v[32];
+
+	memset(s, 0, sizeof(*s));
+	if (str_empty(summary) || !followup_line_value(summary, "total", v, sizeof(v)))
+		return;
+	s->known = true;
+	s->total = strtoll(v, NULL, 10);
+	followup_line_value(summary, "ready", v, sizeof(v));
+	s->ready = strtoll(v, NULL, 10);
+	followup_line_value(summary, "restarts", v, sizeof(v));
+	s->restarts = strtoll(v, NULL, 10);
+	followup_line_value(summary, "pod", s->pod, sizeof(s->pod));
+}
+
+/* The n pods of v as seen now: the failing pod named is last's while it still fails. */
+static void seen_now(const struct pod_state *v, size_t n, const struct pods_seen *last,
+		     struct pods_seen *now)
+{
+	const struct pod_state *shown = NULL;
+
+	memset(now, 0, sizeof(*now));
+	now->known = true;
+	now->total = (long long)n;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].ready, "true") == 0)
+			now->ready++;
+		else if (shown == NULL || strcmp(v[i].name, last->pod) == 0)
+			shown = &v[i];
+	}
+	if (shown == NULL)
+		return;
+	strlcpy0(now->pod, shown->name, sizeof(now->pod));
+	strlcpy0(now->reason, shown->reason[0] ? shown->reason
+			      : shown->phase[0] ? shown->phase
+						: "not ready",
+		 sizeof(now->reason));
+	now->restarts = strtoll(shown->restarts, NULL, 10);
+}
+
+/* "Pods: api-x CrashLoopBackOff (restarts 14, +3 since the last nag); 2/3 ready." */
+static void failing_line(const struct pods_seen *last, const struct pods_seen *now, char *line,
+			 size_t linelen)
+{
+	bool same = last->known && strcmp(last->pod, now->pod) == 0;
+	bool counts = last->known && (last->ready != now->ready || last->total != now->total);
+	long long more = same ? now->restarts - last->restarts : -1;
+	char since[64] = "", was[64] = "";
+
+	if (same && more == 0 && !counts) {
+		snprintf(line, linelen,
+			 "Pods unchanged since the last nag: %s %s (restarts %lld); %lld/%lld ready.",
+			 now->pod, now->reason, now->restarts, now->ready, now->total);
+		return;
+	}
+	if (more > 0)
+		snprintf(since, sizeof(since), ", +%lld since the last nag", more);
+	else if (more == 0)
+		snprintf(since, sizeof(since), ", none since the last nag");
+	if (counts)
+		snprintf(was, sizeof(was), " (%lld/%lld at the last nag)", last->ready,
+			 last->total);
+	snprintf(line, linelen, "Pods: %s %s (restarts %lld%s); %lld/%lld ready%s.", now->pod,
+		 now->reason, now->restarts, since, now->ready, now->total, was);
+}
+
+void followup_compose_nag_pods(const struct followup_facts *f, const char *pods,
+			       const char *last_summary, char *line, size_t linelen, char *summary,
+			       size_t sumlen)
+{
+	struct pod_state *v = NULL;
+	struct pods_seen last, now;
+	size_t n;
+
+	summary[0] = '\0';
+	seen_parse(last_summary, &last);
+	if (followup_tool_failed(pods)) {
+		char *why = tool_reason(pods);
+		snprintf(line, linelen, "Pods: could not look (%s).", why);
+		free(why);
+		return;
+	}
+	n = parse_pods(f, pods, &v);
+	seen_now(v, n, &last, &now);
+	free(v);
+	snprintf(summary, sumlen, "ready=%lld total=%lld%s%s restarts=%lld", now.ready, now.total,
+		 now.pod[0] ? " pod=" : "", now.pod, now.restarts);
+	if (now.total == 0)
+		snprintf(line, linelen, "Pods: none of %s found in %s now.", target_name(f),
+			 f->namespace ? f->namespace : "?");
+	else if (now.ready == now.total && last.known && last.ready < last.total)
+		snprintf(line, linelen,
+			 "Pods recovering: %lld/%lld ready now (%lld/%lld at the last nag).",
+			 now.ready, now.total, last.ready, last.total);
+	else if (now.ready == now.total)
+		snprintf(line, linelen, "Pods: %lld/%lld ready%s.", now.ready, now.total,
+			 last.known ? ", as at the last nag" : "");
+	else
+		failing_line(&last, &now, line, linelen);
 }
 
 /* ---- compose: history, root cause, help ---- */

@@ -248,6 +248,14 @@ static const char *const migrations[] = {
 	"UPDATE alerts SET heartbeat = '' WHERE incident_id IS NULL AND alertname = 'Watchdog'"
 	"  AND status = 'firing';"
 	"CREATE INDEX alerts_by_heartbeat ON alerts(heartbeat, id) WHERE heartbeat IS NOT NULL;",
+	/*
+	 * 7: nags with a fresh look at the pods. A nag of an incident with a
+	 * Kubernetes target is a followups row of kind 'nag' (its question is the
+	 * nag's text) that a worker completes with the pod line; the escalation
+	 * keeps the summary of the last look, to say what changed since.
+	 */
+	("ALTER TABLE followups ADD COLUMN kind TEXT NOT NULL DEFAULT 'question';"
+	 "ALTER TABLE escalations ADD COLUMN last_pods TEXT;"),
 };
 
 _Static_assert(ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,

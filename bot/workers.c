@@ -302,7 +302,8 @@ static void *worker_main(void *arg)
 			res.incident_id = fr.incident_id;
 			res.followup = true;
 			res.status = fr.status;
-			strlcpy0(res.intent, followup_intent_name(fr.intent), sizeof(res.intent));
+			strlcpy0(res.intent, fr.nag ? "nag" : followup_intent_name(fr.intent),
+				 sizeof(res.intent));
 			res.steps = fr.steps;
 			res.duration_ms = fr.duration_ms;
 			strlcpy0(res.error, fr.error, sizeof(res.error));

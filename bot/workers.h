@@ -14,8 +14,9 @@
  * timers or lws.
  *
  * Follow-up questions (bot/followup.h) are rows of the `followups` table and
- * go through the same pool the same way (followup_run_one); when both kinds
- * wait, they take turns, investigations first.
+ * go through the same pool the same way (followup_run_one), and so do the
+ * nags that look at the pods (rows of kind 'nag'); when both kinds wait,
+ * they take turns, investigations first.
  */
 #ifndef NIGHTSHIFT_WORKERS_H
 #define NIGHTSHIFT_WORKERS_H

@@ -29,23 +29,7 @@ SPORT=
 
 # start_sim : the simulated cluster with the bad-deploy scenario on a free loopback port
 start_sim() {
-	local n=100
-	"$SIM" --listen 127.0.0.1:0 --ready-file "$T/sim.port" --mutations "$T/mutations.jsonl" \
-		--scenario contrib/simcluster/scenarios/bad-deploy.json --log-level warn \
-		</dev/null >>"$T/sim.out" 2>>"$T/sim.log" &
-	SIM_PID=$!
-	EXTRA_PIDS="$EXTRA_PIDS $SIM_PID"
-	while [ $n -gt 0 ]; do
-		if [ -s "$T/sim.port" ]; then
-			SPORT=$(cat "$T/sim.port")
-			return 0
-		fi
-		alive "$SIM_PID" || break
-		sleep 0.1
-		n=$((n - 1))
-	done
-	diag "simcluster did not write its port within 10 s" "$(tail -n 5 "$T/sim.log")"
-	return 1
+	sim_start --scenario contrib/simcluster/scenarios/bad-deploy.json --log-level warn
 }
 
 # sql QUERY : runs QUERY on the bot's store (read-only)

@@ -134,6 +134,29 @@ alive() {
 	[ -n "${1:-}" ] && [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# sim_start ARGS... : simcluster ($SIM) on 127.0.0.1:${SPORT:-0} (0: a free port) with
+# ARGS, recording mutations in $T/mutations.jsonl; waits (bounded) for its port and
+# sets SIM_PID and SPORT
+sim_start() {
+	local n=100
+	rm -f "$T/sim.port"
+	"$SIM" --listen "127.0.0.1:${SPORT:-0}" --ready-file "$T/sim.port" \
+		--mutations "$T/mutations.jsonl" "$@" </dev/null >>"$T/sim.out" 2>>"$T/sim.log" &
+	SIM_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $SIM_PID"
+	while [ $n -gt 0 ]; do
+		if [ -s "$T/sim.port" ]; then
+			SPORT=$(cat "$T/sim.port")
+			return 0
+		fi
+		alive "$SIM_PID" || break
+		sleep 0.1
+		n=$((n - 1))
+	done
+	diag "simcluster did not write its port within 10 s" "$(tail -n 5 "$T/sim.log")"
+	return 1
+}
+
 # wait_gone PID SECONDS : waits (bounded) until PID has exited; 0 if gone
 wait_gone() {
 	local pid=$1 n=$(($2 * 10))

@@ -171,10 +171,12 @@ clock_at() { echo $(($1 * 60000 + 1000)) >"$CLOCK.tmp" && mv "$CLOCK.tmp" "$CLOC
 # (plus TOP_LEVEL_YAML); the caller edits $CONF and starts the bot
 esc_setup() { setup_clock_bot "    escalation_users: [U1ADMIN]" "${1:-}"; }
 
-# escalate NAME [NAMESPACE] [SEVERITY] : posts an alert (prod-api, warning), waits
-# for its escalation and for its report in its thread; sets INC and ROOT
+# escalate NAME [NAMESPACE] [SEVERITY] [LABELS] : posts an alert (prod-api, warning;
+# labels namespace and pod NAME-1, or LABELS), waits for its escalation and for its
+# report in its thread; sets INC and ROOT
 escalate() {
-	am_payload "$1" firing '"namespace":"'"${2:-prod-api}"'","pod":"'"$1"'-1"' |
+	local labels='"namespace":"'"${2:-prod-api}"'","pod":"'"$1"'-1"'
+	am_payload "$1" firing "${4:-$labels}" |
 		sed "s/\"severity\":\"warning\"/\"severity\":\"${3:-warning}\"/" >"$T/am_$1.json"
 	post /alerts/alertmanager "$T/am_$1.json"
 	check_code "alert $1 is accepted" 202

@@ -33,25 +33,10 @@ build_sim() {
 		>"$T/build.log" 2>&1
 }
 
-# start_sim ARGS... : starts simcluster on 127.0.0.1:0 and waits (bounded) for its port
+# start_sim ARGS... : starts simcluster on a free loopback port and waits (bounded) for it
 start_sim() {
-	local n=100
-	rm -f "$T/port"
-	"$SIM" --listen 127.0.0.1:0 --ready-file "$T/port" --mutations "$T/mutations.jsonl" "$@" \
-		</dev/null >>"$T/sim.out" 2>>"$T/sim.log" &
-	SIM_PID=$!
-	EXTRA_PIDS="$EXTRA_PIDS $SIM_PID"
-	while [ $n -gt 0 ]; do
-		if [ -s "$T/port" ]; then
-			SPORT=$(cat "$T/port")
-			return 0
-		fi
-		alive "$SIM_PID" || break
-		sleep 0.1
-		n=$((n - 1))
-	done
-	diag "simcluster did not write its port within 10 s" "$(tail -n 5 "$T/sim.log")"
-	return 1
+	SPORT=
+	sim_start "$@"
 }
 
 # stop_sim : SIGTERM, bounded wait; sets SIM_RC

@@ -325,6 +325,91 @@ static void test_status(void)
 	free(pods);
 }
 
+/* A k8s_pods output of deployment api: x2k4q in CrashLoopBackOff (restarts), others ready. */
+static char *api_pods(const char *x2k4q_ready, int restarts, const char *b_ready)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	buf_printf(&b,
+		   "pod name=api-7f9c-x2k4q namespace=prod phase=Running ready=%s "
+		   "ready_containers=0/1 restarts=%d owner=ReplicaSet/api-7f9c age=3h\n"
+		   "container name=api ready=%s restarts=%d state=%s%s\n",
+		   x2k4q_ready, restarts, x2k4q_ready, restarts,
+		   strcmp(x2k4q_ready, "true") ? "waiting" : "running",
+		   strcmp(x2k4q_ready, "true") ? " reason=CrashLoopBackOff" : "");
+	buf_printf(&b,
+		   "pod name=api-7f9c-b namespace=prod phase=Running ready=%s ready_containers=1/1 "
+		   "restarts=0 owner=ReplicaSet/api-7f9c age=3h\n"
+		   "container name=api ready=%s restarts=0 state=%s%s\n",
+		   b_ready, b_ready, strcmp(b_ready, "true") ? "waiting" : "running",
+		   strcmp(b_ready, "true") ? " reason=ImagePullBackOff" : "");
+	buf_puts(&b, "pod name=api-7f9c-c namespace=prod phase=Running ready=true "
+		     "ready_containers=1/1 restarts=0 owner=ReplicaSet/api-7f9c age=3h\n"
+		     "pod name=other-5d9f-d namespace=prod phase=Running ready=false "
+		     "ready_containers=0/1 restarts=9 owner=ReplicaSet/other-5d9f age=3h\n"
+		     "pods total=4 shown=4 not_ready=2\n");
+	return buf_detach(&b);
+}
+
+/* The nag's pod line of pods after last; the new summary into summary. */
+static void nag_line(const struct followup_facts *f, char *pods, const char *last, char *line,
+		     char *summary)
+{
+	followup_compose_nag_pods(f, pods, last, line, 512, summary, 256);
+	free(pods);
+}
+
+static void test_nag_pods(void)
+{
+	struct followup_facts f;
+	char line[512], first[256], s2[256], s3[256], s4[256];
+
+	facts_init(&f, "api", NULL);
+	/* The first look: the failing pod, its restarts, ready/total (not other's pods). */
+	nag_line(&f, api_pods("false", 11, "true"), "", line, first);
+	CHECK_STR(line, "Pods: api-7f9c-x2k4q CrashLoopBackOff (restarts 11); 2/3 ready.");
+	CHECK_STR(first, "ready=2 total=3 pod=api-7f9c-x2k4q restarts=11");
+
+	/* Still failing, restarted three more times. */
+	nag_line(&f, api_pods("false", 14, "true"), first, line, s2);
+	CHECK_STR(line, "Pods: api-7f9c-x2k4q CrashLoopBackOff (restarts 14, +3 since the last "
+			"nag); 2/3 ready.");
+	CHECK_STR(s2, "ready=2 total=3 pod=api-7f9c-x2k4q restarts=14");
+
+	/* Nothing changed since. */
+	nag_line(&f, api_pods("false", 14, "true"), s2, line, s3);
+	CHECK_STR(line, "Pods unchanged since the last nag: api-7f9c-x2k4q CrashLoopBackOff "
+			"(restarts 14); 2/3 ready.");
+	CHECK_STR(s3, s2);
+
+	/* Another pod fails too: the one named stays, the ready count says the rest. */
+	nag_line(&f, api_pods("false", 14, "false"), s2, line, s4);
+	CHECK_STR(line, "Pods: api-7f9c-x2k4q CrashLoopBackOff (restarts 14, none since the last "
+			"nag); 1/3 ready (2/3 at the last nag).");
+
+	/* Recovering: all ready now. */
+	nag_line(&f, api_pods("true", 14, "true"), s2, line, s3);
+	CHECK_STR(line, "Pods recovering: 3/3 ready now (2/3 at the last nag).");
+	CHECK_STR(s3, "ready=3 total=3 restarts=0");
+	nag_line(&f, api_pods("true", 14, "true"), s3, line, s4);
+	CHECK_STR(line, "Pods: 3/3 ready, as at the last nag.");
+
+	/* The look failed: said, and no summary (the previous look stays the reference). */
+	followup_compose_nag_pods(&f, "error: timeout after 5000 ms", s2, line, sizeof(line), s3,
+				  sizeof(s3));
+	CHECK_STR(line, "Pods: could not look (timeout after 5000 ms).");
+	CHECK_STR(s3, "");
+	followup_compose_nag_pods(&f, NULL, "", line, sizeof(line), s3, sizeof(s3));
+	CHECK_CONTAINS(line, "Pods: could not look (");
+
+	/* None of the deployment's pods. */
+	free(f.deployment);
+	f.deployment = xstrdup("gone");
+	nag_line(&f, api_pods("false", 14, "true"), s2, line, s3);
+	CHECK_STR(line, "Pods: none of gone found in prod now.");
+	followup_facts_release(&f);
+}
+
 static void test_logs(void)
 {
 	struct followup_facts f;
@@ -595,6 +680,58 @@ static void test_run_one_without_a_cluster(void)
 	store_close(s);
 }
 
+/* A nag row: posted with the pod line, once; not posted once the escalation stopped. */
+static void test_nag_row(void)
+{
+	struct store *s = incident_store("checkout-api");
+	struct followup_result res;
+	char err[256];
+
+	store_exec(s, "INSERT INTO escalations (incident_id, environment, interval_ms, started_at,"
+		      " state, updated_at, last_pods) VALUES (1, '', 60000, 0, 'active', 0,"
+		      " 'ready=0 total=1 pod=x restarts=2')");
+	store_begin(s);
+	CHECK_INT(followup_request_nag(s, 1,
+				       "\xE2\x8F\xB0 Still unacknowledged \xE2\x80\x94 nag #1.", 5,
+				       err, sizeof(err)),
+		  1);
+	store_commit(s);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM followups WHERE kind = 'nag' AND user = ''"
+			    " AND state = 'pending'"),
+		  1);
+	followup_run_one(s, cfg, NULL, NULL, 1, &res);
+	CHECK_INT(res.status, 0);
+	CHECK(res.nag);
+	/* no cluster configured: the nag still goes out, saying the look failed */
+	CHECK_INT(scalar(s, "SELECT count(*) FROM outbox WHERE kind = 'human' AND incident_id = 1"
+			    " AND json_extract(body, '$.text') = '\xE2\x8F\xB0 Still unacknowledged"
+			    " \xE2\x80\x94 nag #1. Pods: could not look (no Kubernetes cluster is"
+			    " configured).'"),
+		  1);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM followups WHERE id = 1 AND state = 'done'"
+			    " AND intent = 'nag' AND error IS NULL"),
+		  1);
+	CHECK_INT(scalar(s, "SELECT last_pods = 'ready=0 total=1 pod=x restarts=2'"
+			    " FROM escalations"),
+		  1);
+	followup_run_one(s, cfg, NULL, NULL, 1, &res);
+	CHECK_INT(res.status, 1);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM outbox WHERE kind = 'human'"), 1);
+
+	/* Acknowledged between the nag and the look: nothing is posted. */
+	store_begin(s);
+	CHECK_INT(followup_request_nag(s, 1, "nag #2", 6, err, sizeof(err)), 2);
+	store_commit(s);
+	store_exec(s, "UPDATE escalations SET state = 'acked'");
+	followup_run_one(s, cfg, NULL, NULL, 2, &res);
+	CHECK_INT(res.status, 0);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM followups WHERE id = 2 AND state = 'done'"
+			    " AND error LIKE 'not posted%'"),
+		  1);
+	CHECK_INT(scalar(s, "SELECT count(*) FROM outbox WHERE kind = 'human'"), 1);
+	store_close(s);
+}
+
 static void test_budget_and_pod_owner(void)
 {
 	struct store *s = incident_store(NULL);
@@ -732,11 +869,13 @@ int main(void)
 	RUN(test_line_value);
 	RUN(test_what_changed);
 	RUN(test_status);
+	RUN(test_nag_pods);
 	RUN(test_logs);
 	RUN(test_history_root_cause_help);
 	RUN(test_render_fits_a_phone);
 	RUN(test_request_refusals);
 	RUN(test_run_one_without_a_cluster);
+	RUN(test_nag_row);
 	RUN(test_budget_and_pod_owner);
 	RUN(test_pool_alternates);
 	config_unref(cfg);
