@@ -181,10 +181,10 @@ int64_t mention_route(struct store *s, const struct regex *ack_words, const char
 				 "No incident is open right now.");
 		else
 			snprintf(reply + strlen(reply), replylen - strlen(reply),
-				 "Which incident? %lld are open:%s\nName one: `@nightshift #42 what "
+				 "Which incident? %lld %s open:%s\nName one: `@nightshift #42 what "
 				 "changed?` or `@nightshift ack 42` \xE2\x80\x94 or reply in its "
 				 "thread.",
-				 (long long)n, list.data ? list.data : "");
+				 (long long)n, n == 1 ? "is" : "are", list.data ? list.data : "");
 	}
 	buf_release(&list);
 	return n < 0 ? -1 : 0;

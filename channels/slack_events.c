@@ -302,8 +302,11 @@ void slack_process(struct slack *s, const char *text, int64_t inbox_id)
 	ev.claimed_incident = in.claimed_incident;
 	strlcpy0(buf, in.text ? in.text : "", sizeof(buf));
 	ev.text = buf;
+	/* A mention in a thread the bot did not open is answered in that thread. */
 	snprintf(ref, sizeof(ref), "%s:%s", in.channel ? in.channel : "",
-		 in.ts ? in.ts : in.envelope_id);
+		 in.kind && strcmp(in.kind, "mention") == 0 && ev.incident_id == 0 && in.thread_ts
+			 ? in.thread_ts
+			 : (in.ts ? in.ts : in.envelope_id));
 	ev.ref = ref;
 	ev.allowed = slack_user_allowed(s, in.user);
 	if (in.kind == NULL)

@@ -95,8 +95,16 @@ wait_for 5 has_event "text LIKE '%> status' AND action='status'" && ok "with one
 check "... of that incident" "$B" "$(db "SELECT incident_id FROM human_events WHERE text LIKE '%> status'")"
 wait_for 5 in_thread "$ROOT_B" "#$B is acknowledged · 1 alert" || not_ok "the status is said in its thread" "$(sd_posts)"
 
+# ---- a mention in somebody else's thread: answered in that thread, not under the mention
+OTHER=1799999999.000001
+mention U1ADMIN "#999998 which one is worst?" ",\"thread_ts\":\"$OTHER\""
+wait_for 5 has_under "$OTHER" || not_ok "a reply in the thread the mention was in" "$(sd_posts)"
+check_match "a mention in a thread the bot did not open is answered in that thread" \
+	'^I know no incident #999998\. Which incident\? 1 is open:' "$(under "$OTHER")"
+check "nothing is threaded under the mention itself" "" "$(under "$TS")"
+
 UNEXPECTED=$(sd_posts "ok = 1 AND channel = 'C1'" | cut -d'|' -f3 |
-	grep -v -E ' — .{0,8}(Received|Real problem · |Acknowledged by <@U1ADMIN>|Resolved by <@U1ADMIN>|Sorry <@U2OTHER>, you are not allowed to ack)|U1ADMIN asked: | — .{0,8}#[0-9]+ is acknowledged · 1 alert · acknowledged by <@U1ADMIN>|^nightshift — (No incident is open right now\.|(I know no incident #999999\. )?Which incident\? 2 are open:)$' || true)
+	grep -v -E ' — .{0,8}(Received|Real problem · |Acknowledged by <@U1ADMIN>|Resolved by <@U1ADMIN>|Sorry <@U2OTHER>, you are not allowed to ack)|U1ADMIN asked: | — .{0,8}#[0-9]+ is acknowledged · 1 alert · acknowledged by <@U1ADMIN>|^nightshift — (No incident is open right now\.|(I know no incident #999999\. )?Which incident\? 2 are open:|I know no incident #999998\. Which incident\? 1 is open:)$' || true)
 check "no message the test did not expect" "" "$UNEXPECTED"
 
 stop_bot
