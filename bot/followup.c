@@ -414,22 +414,6 @@ struct ctx {
 	int steps, failed;
 };
 
-static void record_call(struct ctx *c, const char *tool, const char *args, bool ok,
-			int64_t duration, const char *output)
-{
-	struct tool_calls *t = c->calls;
-	struct tool_call *call;
-
-	t->items = xrealloc(t->items, (t->n + 1) * sizeof(*t->items));
-	call = &t->items[t->n++];
-	memset(call, 0, sizeof(*call));
-	strlcpy0(call->tool, tool, sizeof(call->tool));
-	call->args = xstrdup(args);
-	call->ok = ok;
-	call->duration_ms = duration;
-	call->output = xstrdup(output);
-}
-
 /*
  * Calls a read tool with args (a JSON object, consumed) under the budget.
  * Returns the owned output, "error: …" when it failed or could not run.
@@ -478,7 +462,8 @@ static char *call_tool(struct ctx *c, const char *name, cJSON *args)
 		buf_printf(&out, "error: %s", err[0] ? err : "failed");
 		c->failed++;
 	}
-	record_call(c, name, args_json, rc == 0, mono_ms() - t0, out.data ? out.data : "");
+	tool_calls_add(c->calls, name, args_json, rc == 0, mono_ms() - t0,
+		       out.data ? out.data : "");
 	cJSON_Delete(args);
 	free(args_json);
 	return buf_detach(&out);

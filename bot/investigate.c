@@ -91,22 +91,6 @@ static const char *lookup_source(void *arg, const char *source)
 	return NULL;
 }
 
-static void record_call(struct ctx *c, const char *tool, const char *args, bool ok,
-			int64_t duration, const char *output)
-{
-	struct tool_calls *t = c->calls;
-	struct tool_call *call;
-
-	t->items = xrealloc(t->items, (t->n + 1) * sizeof(*t->items));
-	call = &t->items[t->n++];
-	memset(call, 0, sizeof(*call));
-	strlcpy0(call->tool, tool, sizeof(call->tool));
-	call->args = xstrdup(args);
-	call->ok = ok;
-	call->duration_ms = duration;
-	call->output = xstrdup(output);
-}
-
 /* An earlier identical call's output, or NULL. */
 static const struct tool_call *cached(struct ctx *c, const char *tool, const char *args)
 {
@@ -166,7 +150,8 @@ static char *call_tool(struct ctx *c, const char *name, const char *args_json, b
 		buf_printf(&c->failures, "%s: %s\n", name, err[0] ? err : "failed");
 	}
 	*ok = rc == 0;
-	record_call(c, name, args_json, *ok, mono_ms() - t0, out.data ? out.data : "");
+	tool_calls_add(c->calls, name, args_json, *ok, mono_ms() - t0,
+		       out.data ? out.data : "");
 	return buf_detach(&out);
 }
 
@@ -231,7 +216,7 @@ static void run_step(struct ctx *c, const struct playbook *pb, const struct pb_s
 			buf_printf(&c->failures, "playbook: no playbook named \"%s\"\n",
 				   name ? name : "");
 		}
-		record_call(c, "playbook", args, ok, 0, b.data);
+		tool_calls_add(c->calls, "playbook", args, ok, 0, b.data);
 		output = buf_detach(&b);
 		cJSON_Delete(o);
 	} else {
@@ -523,6 +508,21 @@ void report_release(struct report *r)
 	free(r->playbooks);
 	free(r->finding);
 	memset(r, 0, sizeof(*r));
+}
+
+void tool_calls_add(struct tool_calls *t, const char *tool, const char *args, bool ok,
+		    int64_t duration_ms, const char *output)
+{
+	struct tool_call *call;
+
+	t->items = xrealloc(t->items, (t->n + 1) * sizeof(*t->items));
+	call = &t->items[t->n++];
+	memset(call, 0, sizeof(*call));
+	strlcpy0(call->tool, tool, sizeof(call->tool));
+	call->args = xstrdup(args);
+	call->ok = ok;
+	call->duration_ms = duration_ms;
+	call->output = xstrdup(output);
 }
 
 void tool_calls_release(struct tool_calls *c)

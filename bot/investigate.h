@@ -85,6 +85,9 @@ int tool_calls_store(struct store *s, bool followup, int64_t id, const struct to
 		     int64_t now, char *err, size_t errlen);
 
 void report_release(struct report *r);
+/* Appends one call (copies of args and output) to t: investigations and follow-ups alike. */
+void tool_calls_add(struct tool_calls *t, const char *tool, const char *args, bool ok,
+		    int64_t duration_ms, const char *output);
 void tool_calls_release(struct tool_calls *c);
 
 /* The report as a JSON object text (owned). */
