@@ -16,6 +16,7 @@
 #include "render.h"
 #include "store.h"
 #include "util.h"
+#include "writer.h"
 #include "watch.h"
 
 #include <cjson/cJSON.h>
@@ -536,6 +537,19 @@ static int triage_heartbeat(struct triage_ctx *ctx, struct alert *a, struct tria
 	if (a->status != ALERT_FIRING)
 		return 0; /* a resolved Watchdog trips nothing: silence is judged by time */
 	return watch_pipeline_back(ctx, a, &out->incident_id, err, errlen);
+}
+
+struct triage_ctx triage_ctx_of(const struct writer_env *env)
+{
+	struct triage_ctx ctx = {
+	    .store = env->store,
+	    .cfg = env->cfg,
+	    .fp = env->fp,
+	    .now_ms = env->now_ms,
+	    .channels = env->channels,
+	    .n_channels = env->n_channels,
+	};
+	return ctx;
 }
 
 void triage_prepare(const struct config *cfg, const struct fingerprinter *fp, struct alert *a)

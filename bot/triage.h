@@ -55,6 +55,10 @@ struct triage_outcome {
 	const char *noise_reason; /* borrowed from cfg when dismissed */
 };
 
+struct writer_env;
+/* A context for triage inside a store writer job: env's store, config, clock and channels. */
+struct triage_ctx triage_ctx_of(const struct writer_env *env);
+
 /*
  * Sets a->environment and a->fingerprint from cfg: the pure part of
  * triage_alert(), which the webhook runs on the loop thread so that the

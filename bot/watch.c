@@ -386,14 +386,8 @@ static int check_job_run(struct writer_job *wj, const struct writer_env *env, ch
 			 size_t errlen)
 {
 	struct check_job *j = (struct check_job *)wj;
-	struct triage_ctx ctx = {
-	    .store = env->store,
-	    .cfg = env->cfg,
-	    .fp = env->fp,
-	    .now_ms = env->now_ms,
-	    .channels = env->channels,
-	    .n_channels = env->n_channels,
-	};
+	struct triage_ctx ctx = triage_ctx_of(env);
+
 	return watch_check(&ctx, j->started_ms, &j->raised, &j->out, err, errlen);
 }
 

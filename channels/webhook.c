@@ -89,15 +89,9 @@ static int intake_job_run(struct writer_job *wj, const struct writer_env *env, c
 			  size_t errlen)
 {
 	struct intake_job *job = (struct intake_job *)wj;
-	struct triage_ctx ctx = {
-		.store = env->store,
-		.cfg = env->cfg,
-		.fp = env->fp,
-		.now_ms = env->now_ms,
-		.channels = env->channels,
-		.n_channels = env->n_channels,
-		.prepared = env->cfg == job->cfg, /* else a reload came in between */
-	};
+	struct triage_ctx ctx = triage_ctx_of(env);
+
+	ctx.prepared = env->cfg == job->cfg; /* else a reload came in between */
 	for (size_t i = 0; i < job->parsed.n; i++) {
 		if (triage_alert(&ctx, &job->parsed.alerts[i], &job->outcomes[i], err, errlen) < 0)
 			return -1;
