@@ -10,7 +10,7 @@ set -eu
 
 BUILD="make gcc pkg-config libwebsockets-dev libcurl4-openssl-dev libcjson-dev \
 libsqlite3-dev sqlite3 libpcre2-dev libyaml-dev libssl-dev tzdata"
-TEST="curl prometheus-alertmanager clang libclang-rt-14-dev valgrind procps openssl"
+TEST="curl prometheus-alertmanager clang libclang-rt-14-dev valgrind procps openssl python3"
 BENCH="wrk"
 
 want="$BUILD $TEST"
